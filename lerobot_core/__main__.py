@@ -1,0 +1,3 @@
+from lerobot_core.cli import main
+
+raise SystemExit(main())

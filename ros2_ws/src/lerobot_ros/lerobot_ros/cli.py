@@ -1,0 +1,34 @@
+"""`lerobot-ros` command line: a dispatcher to one module per sub-command (imported on use)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module with main(argv), one-line help). Add new sub-commands here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "share": ("lerobot_ros.share", "print the share directory (launch/, urdf/, config/) of lerobot_ros"),
+}
+
+
+def _usage() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = ["usage: lerobot-ros <command> [args ...]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"lerobot-ros: unknown command {name!r}.\n\n{_usage()}", file=sys.stderr)
+        return 2
+    return int(importlib.import_module(COMMANDS[name][0]).main(rest) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
