@@ -13,6 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("lerobot_core.utils.env_info", "print versions, codecs, devices and paths (paste into bug reports)"),
     "demo": ("lerobot_core.demo", "run the embedded end-to-end demo (no hardware, no ROS)"),
+    "dataset": ("lerobot_core.datasets.cli", "LeRobot v3.0 datasets: info | validate | push | pull"),
 }
 
 
