@@ -243,7 +243,7 @@ def push_dataset_to_hub(
     (not the ``images/`` staging dir; not ``videos/`` with ``push_videos=False``), adds a dataset card when the
     repo has none, and points the codebase-version tag (``v3.0``) at the resulting commit so loaders resolve
     it. ``branch`` pushes to that branch (created from ``main`` if missing). ``upload_large_folder`` uses the
-    resumable multi-commit uploader for very large datasets.
+    resumable multi-commit uploader of ``huggingface_hub`` < 2 (newer ``upload_folder`` batches by itself).
     """
     root = Path(root).expanduser()
     info_file = root / INFO_PATH
@@ -260,7 +260,9 @@ def push_dataset_to_hub(
     ignore = list(DEFAULT_IGNORE_PATTERNS)
     if not push_videos:
         ignore.append("videos/**")
-    if upload_large_folder:
+    # huggingface_hub >= 2 dropped upload_large_folder: its upload_folder already commits big folders in
+    # several resumable batches, so the flag only matters on older clients.
+    if upload_large_folder and hasattr(api, "upload_large_folder"):
         api.upload_large_folder(
             repo_id=repo_id, folder_path=root, repo_type=REPO_TYPE, revision=branch, private=private,
             allow_patterns=allow_patterns, ignore_patterns=ignore,

@@ -78,12 +78,17 @@ def test_repush_moves_the_version_tag_and_keeps_the_card(hub: HubServer, dataset
     assert json.loads((root / "meta/info.json").read_text())["robot_type"] == "koch_follower"
 
 
-def test_push_to_branch_without_videos(hub: HubServer, dataset_copy: Path):
-    commit = push_dataset_to_hub(dataset_copy, REPO, branch="dev", push_videos=False)
+def test_push_to_branch_without_videos_or_staging_files(hub: HubServer, dataset_copy: Path):
+    staged = dataset_copy / "images/observation.images.front/episode-000000/frame-000000.png"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"\x89PNG")
+    (dataset_copy / "meta/.info.json.x1y2.tmp").write_text("{")
+    commit = push_dataset_to_hub(dataset_copy, REPO, branch="dev", push_videos=False, upload_large_folder=True)
     repo = hub.repo(REPO)
     assert repo.branches["dev"] == commit and repo.tags["v3.0"] == commit
     assert repo.commits[repo.branches["main"]].files == {}
-    assert not [p for p in repo.commits[commit].files if p.startswith("videos/")]
+    pushed = repo.commits[commit].files
+    assert not [p for p in pushed if p.startswith(("videos/", "images/")) or p.endswith(".tmp")]
     assert "meta/episodes/chunk-000/file-000.parquet" in repo.commits[commit].files
 
 
