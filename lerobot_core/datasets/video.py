@@ -1,0 +1,533 @@
+"""Video I/O for datasets: frame decoding (PyAV, or torchcodec when installed), a bounded LRU decoder
+cache, stream info, per-episode encoders (streaming and batch) and lossless MP4 concatenation.
+
+Decoding keeps each file's demuxer/decoder open (LRU, default 100 entries, env
+``LEROBOT_VIDEO_DECODER_CACHE_SIZE``) and remembers where it stopped: sequential reads continue
+decoding forward, random reads seek to the nearest preceding keyframe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import queue
+import threading
+from collections import OrderedDict
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import torch
+
+from lerobot_core.datasets.video_config import VideoEncoderConfig, camera_encoder_defaults
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DECODER_CACHE_SIZE = 100
+DECODER_CACHE_SIZE_ENV = "LEROBOT_VIDEO_DECODER_CACHE_SIZE"
+# Forward-decoding is cheaper than a seek for targets at most this many frames ahead.
+SEQUENTIAL_WINDOW_FRAMES = 8
+
+
+class FrameTimestampError(ValueError):
+    """A requested timestamp has no decoded frame within ``tolerance_s``."""
+
+
+def get_safe_default_video_backend() -> str:
+    return "torchcodec" if importlib.util.find_spec("torchcodec") is not None else "pyav"
+
+
+# --------------------------------------------------------------------------------------------- decoding
+class PyAVVideoReader:
+    """One open video file; returns RGB uint8 frames (HWC) nearest to requested timestamps."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self.container = av.open(self.path)
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "SLICE"
+        self.stream.codec_context.thread_count = 1  # random access: threads only add start-up latency
+        self.time_base = float(self.stream.time_base)
+        rate = self.stream.average_rate or self.stream.guessed_rate or 30
+        self.frame_period = 1.0 / float(rate)
+        self._frames: Any = None  # live decode iterator
+        self._last: list | None = None  # last decoded [ts, frame, rgb or None]
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.close()
+
+    def _seek(self, ts: float) -> None:
+        target = max(0, round(ts / self.time_base))
+        self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+        self._frames = self.container.decode(self.stream)
+        self._last = None
+
+    def _next(self) -> list | None:
+        for frame in self._frames:
+            if frame.pts is not None:
+                return [frame.pts * self.time_base, frame, None]
+        return None
+
+    @staticmethod
+    def _rgb(entry: list) -> np.ndarray:
+        if entry[2] is None:
+            entry[2] = entry[1].to_ndarray(format="rgb24")
+        return entry[2]
+
+    def frame_at(self, ts: float) -> tuple[float, np.ndarray]:
+        """Decode the frame nearest to ``ts``: returns (frame timestamp, HWC uint8 RGB)."""
+        half = self.frame_period / 2
+        last = self._last
+        if last is not None and abs(last[0] - ts) < half:
+            return last[0], self._rgb(last)
+        ahead = (
+            last is not None
+            and self._frames is not None
+            and last[0] < ts <= last[0] + SEQUENTIAL_WINDOW_FRAMES * self.frame_period
+        )
+        if not ahead:
+            self._seek(ts)
+            last = None
+        while True:
+            current = self._next()
+            if current is None:
+                break
+            self._last = current
+            if current[0] >= ts - half:
+                if last is not None and abs(last[0] - ts) < abs(current[0] - ts):
+                    return last[0], self._rgb(last)
+                return current[0], self._rgb(current)
+            last = current
+        self._frames = None
+        if last is not None:
+            return last[0], self._rgb(last)
+        raise FrameTimestampError(f"no frame decoded at or after {ts:.6f}s in {self.path}")
+
+
+def _parse_cache_size(raw: str | None) -> int | None:
+    if raw is None:
+        return DEFAULT_DECODER_CACHE_SIZE
+    text = raw.strip().lower()
+    if text in ("", "none", "unbounded", "-1"):
+        return None
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if size <= 0:
+        raise ValueError(
+            f"{DECODER_CACHE_SIZE_ENV}={raw!r}: expected a positive integer, or 'none'/'unbounded'/'-1' for no limit"
+        )
+    return size
+
+
+class VideoDecoderCache:
+    """Thread-safe LRU of open video readers; evicted readers are closed.
+
+    ``max_size``: entries kept (default 100 or ``$LEROBOT_VIDEO_DECODER_CACHE_SIZE``); None = unbounded.
+    The cache is per process: after a fork (DataLoader workers) it starts empty.
+    """
+
+    _UNSET = object()
+
+    def __init__(self, max_size: Any = _UNSET):
+        self.max_size = _parse_cache_size(os.environ.get(DECODER_CACHE_SIZE_ENV)) if max_size is self._UNSET else max_size
+        if self.max_size is not None and self.max_size <= 0:
+            raise ValueError(f"max_size must be a positive int or None, got {self.max_size!r}")
+        self._readers: OrderedDict[str, PyAVVideoReader] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _check_pid(self) -> None:
+        if os.getpid() != self._pid:  # forked: the parent's handles are not ours to use or close
+            self._readers = OrderedDict()
+            self._lock = threading.Lock()
+            self._pid = os.getpid()
+
+    def __contains__(self, path: object) -> bool:
+        return str(path) in self._readers
+
+    def __len__(self) -> int:
+        return len(self._readers)
+
+    def get_decoder(self, path: str | Path) -> PyAVVideoReader:
+        self._check_pid()
+        key = str(path)
+        with self._lock:
+            reader = self._readers.get(key)
+            if reader is not None:
+                self._readers.move_to_end(key)
+                return reader
+            reader = PyAVVideoReader(key)
+            self._readers[key] = reader
+            while self.max_size is not None and len(self._readers) > self.max_size:
+                _, old = self._readers.popitem(last=False)
+                old.close()
+            return reader
+
+    def clear(self) -> None:
+        with self._lock:
+            for reader in self._readers.values():
+                reader.close()
+            self._readers.clear()
+
+
+_DEFAULT_CACHE: VideoDecoderCache | None = None
+
+
+def default_decoder_cache() -> VideoDecoderCache:
+    global _DEFAULT_CACHE
+    if _DEFAULT_CACHE is None:
+        _DEFAULT_CACHE = VideoDecoderCache()
+    return _DEFAULT_CACHE
+
+
+def _check_tolerance(path: str, queries: list[float], found: list[float], tolerance_s: float, backend: str) -> None:
+    for query, ts in zip(queries, found):
+        if abs(query - ts) > tolerance_s:
+            raise FrameTimestampError(
+                f"One or several query timestamps unexpectedly violate the tolerance: query {query:.6f}s, "
+                f"nearest frame {ts:.6f}s (|diff| {abs(query - ts):.6f}s > tolerance_s={tolerance_s}) in {path} "
+                f"(backend: {backend}). The video may be missing frames or the dataset timestamps may not "
+                "sit on the 1/fps grid; check it with `lerobot-core dataset validate`, or raise tolerance_s."
+            )
+
+
+def decode_video_frames_uint8(
+    video_path: str | Path,
+    timestamps: list[float],
+    tolerance_s: float,
+    backend: str = "pyav",
+    cache: VideoDecoderCache | None = None,
+) -> torch.Tensor:
+    """Frames nearest to ``timestamps`` as a uint8 tensor (N, 3, H, W)."""
+    if backend == "torchcodec":
+        return _decode_torchcodec(video_path, timestamps, tolerance_s)
+    if backend not in ("pyav", "video_reader"):
+        raise ValueError(f"unknown video backend {backend!r}: expected 'pyav' or 'torchcodec'")
+    reader = (cache or default_decoder_cache()).get_decoder(video_path)
+    with reader.lock:
+        order = sorted(range(len(timestamps)), key=lambda i: timestamps[i])
+        found = [0.0] * len(timestamps)
+        images: list[Any] = [None] * len(timestamps)
+        for i in order:
+            found[i], images[i] = reader.frame_at(float(timestamps[i]))
+    _check_tolerance(str(video_path), [float(t) for t in timestamps], found, tolerance_s, "pyav")
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
+
+
+def _decode_torchcodec(video_path: str | Path, timestamps: list[float], tolerance_s: float) -> torch.Tensor:
+    from torchcodec.decoders import VideoDecoder  # optional dependency
+
+    decoder = VideoDecoder(str(video_path), seek_mode="approximate")
+    batch = decoder.get_frames_played_at(seconds=[float(t) for t in timestamps])
+    found = [float(t) for t in batch.pts_seconds]
+    _check_tolerance(str(video_path), [float(t) for t in timestamps], found, tolerance_s, "torchcodec")
+    return batch.data
+
+
+def decode_video_frames(
+    video_path: str | Path,
+    timestamps: list[float],
+    tolerance_s: float,
+    backend: str | None = None,
+    cache: VideoDecoderCache | None = None,
+) -> torch.Tensor:
+    """Frames nearest to ``timestamps`` as float32 (N, 3, H, W) in [0, 1], like upstream."""
+    frames = decode_video_frames_uint8(video_path, timestamps, tolerance_s, backend or "pyav", cache)
+    return frames.type(torch.float32) / 255
+
+
+# ------------------------------------------------------------------------------------------ stream info
+def _pix_fmt_channels(pix_fmt: str) -> int:
+    if pix_fmt.startswith(("gray", "y8", "mono")):
+        return 1
+    if pix_fmt.startswith(("rgba", "bgra", "argb", "abgr", "yuva")):
+        return 4
+    return 3
+
+
+def get_video_info(video_path: str | Path, camera_encoder: VideoEncoderConfig | None = None) -> dict[str, Any]:
+    """The ``info`` block of a video feature: stream fields, then the encoder fields (stream wins)."""
+    with av.open(str(video_path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        pix_fmt = stream.codec_context.pix_fmt or (stream.format.name if stream.format else "yuv420p")
+        info: dict[str, Any] = {
+            "video.height": stream.codec_context.height,
+            "video.width": stream.codec_context.width,
+            "video.codec": stream.codec_context.codec.canonical_name,
+            "video.pix_fmt": pix_fmt,
+            "video.is_depth_map": False,
+            "video.fps": int(rate) if float(rate).is_integer() else float(rate),
+            "video.channels": _pix_fmt_channels(pix_fmt),
+            "has_audio": bool(container.streams.audio),
+        }
+    if camera_encoder is not None:
+        for key, value in camera_encoder.info_fields().items():
+            info.setdefault(key, value)
+    return info
+
+
+def count_video_frames(video_path: str | Path) -> int:
+    with av.open(str(video_path)) as container:
+        return sum(1 for p in container.demux(container.streams.video[0]) if p.size and p.pts is not None)
+
+
+# ------------------------------------------------------------------------------------------- encoding
+class EpisodeVideoWriter:
+    """Encodes RGB uint8 frames of one camera and one episode into ``path`` (MP4)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: int,
+        height: int,
+        width: int,
+        camera_encoder: VideoEncoderConfig | None = None,
+        encoder_threads: int | None = None,
+    ):
+        self.camera_encoder = camera_encoder or camera_encoder_defaults()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fps = fps
+        self.container = av.open(str(self.path), mode="w", format="mp4")
+        options = self.camera_encoder.get_codec_options(encoder_threads, as_strings=True)
+        self.stream = self.container.add_stream(self.camera_encoder.vcodec, rate=fps, options=options)
+        self.stream.width, self.stream.height = width, height
+        self.stream.pix_fmt = self.camera_encoder.pix_fmt
+        self.time_base = Fraction(1, fps)
+        self.frames_written = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = self.frames_written
+        frame.time_base = self.time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.close()
+        self.path.unlink(missing_ok=True)
+
+
+_STOP = object()
+
+
+class _CameraEncoderThread(threading.Thread):
+    """Consumes (frame_index, rgb) from a bounded queue; fills gaps left by dropped frames with the
+    previous frame so the video keeps exactly one frame per dataset row."""
+
+    def __init__(self, key: str, writer: EpisodeVideoWriter, frame_queue: queue.Queue):
+        super().__init__(name=f"encoder-{key}", daemon=True)
+        self.key = key
+        self.writer = writer
+        self.queue = frame_queue
+        self.error: BaseException | None = None
+        self.total_frames: int | None = None
+        self._last: np.ndarray | None = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                item = self.queue.get()
+                if item is _STOP:
+                    break
+                index, rgb = item
+                if index is None:  # end of episode marker with the final frame count
+                    self.total_frames = rgb
+                    continue
+                missing = index - self.writer.frames_written
+                for _ in range(missing):
+                    self.writer.write(self._last if self._last is not None else rgb)
+                self.writer.write(rgb)
+                self._last = rgb
+            if self.total_frames is not None and self._last is not None:
+                while self.writer.frames_written < self.total_frames:
+                    self.writer.write(self._last)
+            self.writer.close()
+        except BaseException as e:  # surfaced by StreamingVideoEncoder.finish_episode
+            self.error = e
+            _drain(self.queue)
+
+
+class StreamingVideoEncoder:
+    """Encodes camera frames while an episode is recorded: one thread and one bounded queue per camera.
+
+    ``feed`` never blocks: when a camera's queue is full the frame is dropped, counted in
+    ``dropped_frames[key]`` (and ``total_dropped_frames``), logged, and replaced in the video by the
+    previous frame, so frame count and timestamps stay aligned with the data rows.
+    """
+
+    def __init__(
+        self,
+        fps: int,
+        camera_encoder: VideoEncoderConfig | None = None,
+        queue_maxsize: int = 30,
+        encoder_threads: int | None = None,
+    ):
+        self.fps = fps
+        self.camera_encoder = camera_encoder or camera_encoder_defaults()
+        self.queue_maxsize = queue_maxsize
+        self.encoder_threads = encoder_threads
+        self._threads: dict[str, _CameraEncoderThread] = {}
+        self._queues: dict[str, queue.Queue] = {}
+        self.dropped_frames: dict[str, int] = {}
+        self.total_dropped_frames: dict[str, int] = {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self._threads)
+
+    def start_episode(self, outputs: dict[str, tuple[Path, int, int]]) -> None:
+        """``outputs``: video key -> (temporary mp4 path, height, width)."""
+        self.cancel_episode()
+        for key, (path, height, width) in outputs.items():
+            writer = EpisodeVideoWriter(path, self.fps, height, width, self.camera_encoder, self.encoder_threads)
+            q: queue.Queue = queue.Queue(maxsize=self.queue_maxsize)
+            thread = _CameraEncoderThread(key, writer, q)
+            thread.start()
+            self._threads[key], self._queues[key] = thread, q
+            self.dropped_frames[key] = 0
+            self.total_dropped_frames.setdefault(key, 0)
+
+    def backlog(self) -> int:
+        """Frames waiting in the fullest camera queue."""
+        return max((q.qsize() for q in self._queues.values()), default=0)
+
+    def feed(self, key: str, frame_index: int, rgb: np.ndarray) -> bool:
+        """Queue one frame; False (and counted) when it had to be dropped."""
+        thread = self._threads[key]
+        if thread.error is not None:
+            raise RuntimeError(f"video encoder for {key!r} failed: {thread.error}") from thread.error
+        try:
+            self._queues[key].put_nowait((frame_index, rgb))
+            return True
+        except queue.Full:
+            self.dropped_frames[key] += 1
+            self.total_dropped_frames[key] += 1
+            if self.dropped_frames[key] in (1, 10, 100) or self.dropped_frames[key] % 1000 == 0:
+                logger.warning(
+                    "video encoder for %r cannot keep up: %d frame(s) dropped this episode (replaced by the "
+                    "previous frame); lower the resolution/fps, use a faster preset or raise encoder_queue_maxsize",
+                    key,
+                    self.dropped_frames[key],
+                )
+            return False
+
+    def finish_episode(self, num_frames: int) -> dict[str, Path]:
+        """Flush and close every camera's video; returns key -> mp4 path. Blocks until encoded."""
+        paths = {}
+        for key in self._threads:
+            self._queues[key].put((None, num_frames))
+            self._queues[key].put(_STOP)
+        errors = []
+        for key, thread in self._threads.items():
+            thread.join()
+            if thread.error is not None:
+                errors.append(f"{key}: {thread.error}")
+            paths[key] = thread.writer.path
+        self._threads, self._queues = {}, {}
+        if errors:
+            for path in paths.values():
+                path.unlink(missing_ok=True)
+            raise RuntimeError("video encoding failed: " + "; ".join(errors))
+        return paths
+
+    def cancel_episode(self) -> None:
+        for key in self._threads:
+            _drain(self._queues[key])
+            self._queues[key].put(_STOP)
+        for thread in self._threads.values():
+            thread.join()
+            thread.writer.path.unlink(missing_ok=True)
+        self._threads, self._queues = {}, {}
+
+
+def _drain(q: queue.Queue) -> None:
+    with contextlib.suppress(queue.Empty):
+        while True:
+            q.get_nowait()
+
+
+def encode_raw_frames(
+    raw_path: Path,
+    out_path: Path,
+    num_frames: int,
+    height: int,
+    width: int,
+    fps: int,
+    camera_encoder: VideoEncoderConfig | None = None,
+    encoder_threads: int | None = None,
+) -> Path:
+    """Batch-encode ``num_frames`` HWC RGB frames stored back to back in ``raw_path``."""
+    frames = np.memmap(raw_path, dtype=np.uint8, mode="r", shape=(num_frames, height, width, 3))
+    writer = EpisodeVideoWriter(out_path, fps, height, width, camera_encoder, encoder_threads)
+    try:
+        for i in range(num_frames):
+            writer.write(np.asarray(frames[i]))
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        del frames
+    return out_path
+
+
+# ---------------------------------------------------------------------------------------- concatenation
+def concatenate_videos(inputs: list[tuple[Path, float]], output: Path, max_duration_s: float | None = None) -> None:
+    """Remux (no re-encoding) ``inputs`` = [(mp4, duration_s)] back to back into ``output``.
+
+    Each input's packets are shifted by the durations before it; packets at or past ``max_duration_s``
+    of an input are left out (used to cut off frames of an episode that was never committed).
+    """
+    first = av.open(str(inputs[0][0]))
+    try:
+        template = first.streams.video[0]
+        with av.open(str(output), mode="w", format="mp4") as out:
+            out_stream = out.add_stream_from_template(template)
+            offset_s = 0.0
+            for index, (path, duration_s) in enumerate(inputs):
+                src = first if index == 0 else av.open(str(path))
+                try:
+                    stream = src.streams.video[0]
+                    if (stream.codec_context.width, stream.codec_context.height) != (
+                        template.codec_context.width,
+                        template.codec_context.height,
+                    ):
+                        raise ValueError(f"cannot concatenate {path}: frame size differs from {inputs[0][0]}")
+                    tb = stream.time_base
+                    shift = round(offset_s / float(tb))
+                    limit = None if max_duration_s is None else round(duration_s / float(tb))
+                    for packet in src.demux(stream):
+                        if packet.dts is None and packet.pts is None:
+                            continue
+                        if limit is not None and packet.pts is not None and packet.pts >= limit - 0.5:
+                            continue
+                        if packet.pts is not None:
+                            packet.pts += shift
+                        if packet.dts is not None:
+                            packet.dts += shift
+                        packet.stream = out_stream
+                        packet.time_base = tb
+                        out.mux(packet)
+                finally:
+                    if index != 0:
+                        src.close()
+                offset_s += duration_s
+    finally:
+        first.close()
