@@ -1,0 +1,400 @@
+"""The backend-agnostic node API every lerobot_ros node is written against.
+
+```python
+node = Node("talker", argv=sys.argv[1:])            # parses --ros-args (remaps, -p, --params-file, __ns ...)
+pub = node.create_publisher("std_msgs/msg/String", "chatter", QOS_DEFAULT)
+node.create_timer(0.1, lambda: pub.publish(make("std_msgs/msg/String", data="hi")))
+spin(node)                                          # returns on SIGINT/SIGTERM
+node.destroy()
+```
+
+Messages are rosbags dataclasses (``msgs.make``/``msgs.msg_class``); ``publish`` also takes CDR bytes as-is.
+Callbacks of one node run one at a time on its executor thread (service handlers on a second thread, so a
+callback may call a service of the same node). Malformed samples are counted in ``subscription.malformed``
+and logged (rate-limited); they never reach the callback. The backend is ``backend=`` or
+``LEROBOT_ROS_BACKEND`` (``auto``: rclpy when importable, else the native Zenoh backend).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from . import msgs, names, params, ros_args
+from .qos import QOS_DEFAULT, QOS_ROSOUT, QOS_SERVICES, QoSProfile, as_qos
+from .spin import Executor, Timer
+from .spin import spin as _spin
+from .transport import Backend, MessageInfo, get_backend
+
+__all__ = ["Client", "Node", "NodeLogger", "Publisher", "Service", "Subscription"]
+
+_LEVELS = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40, "fatal": 50}
+_LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARN", 40: "ERROR", 50: "FATAL"}
+
+
+def _ensure_console_logging() -> None:
+    """Print the runtime's own warnings (malformed samples, hash mismatches) when the app configured nothing."""
+    root = logging.getLogger("lerobot_ros")
+    if not root.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(levelname)s] [%(created).9f] [%(name)s]: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
+class NodeLogger:
+    """rcutils-style logger: ``[LEVEL] [stamp] [name]: message`` on stderr, and on ``/rosout`` when enabled."""
+
+    def __init__(self, name: str, level: str = "info", rosout: Callable[[int, str, str, int], None] | None = None):
+        self.name = name
+        self.level = _LEVELS[level.lower()] if level and level.lower() in _LEVELS else 20
+        self._rosout = rosout
+        self._once: set[str] = set()
+
+    def set_level(self, level: str) -> None:
+        self.level = _LEVELS[level.lower()]
+
+    def log(self, level: int, message: Any, *, once: bool = False) -> None:
+        if level < self.level:
+            return
+        text = str(message)
+        if once:
+            if text in self._once:
+                return
+            self._once.add(text)
+        print(f"[{_LEVEL_NAMES.get(level, level)}] [{time.time():.9f}] [{self.name}]: {text}", file=sys.stderr,
+              flush=True)
+        if self._rosout is not None:
+            frame = sys._getframe(2)
+            with contextlib.suppress(Exception):  # logging must never fail the caller
+                self._rosout(level, text, frame.f_code.co_name, frame.f_lineno)
+
+    def debug(self, message: Any, **kw: Any) -> None:
+        self.log(10, message, **kw)
+
+    def info(self, message: Any, **kw: Any) -> None:
+        self.log(20, message, **kw)
+
+    def warning(self, message: Any, **kw: Any) -> None:
+        self.log(30, message, **kw)
+
+    warn = warning
+
+    def error(self, message: Any, **kw: Any) -> None:
+        self.log(40, message, **kw)
+
+    def fatal(self, message: Any, **kw: Any) -> None:
+        self.log(50, message, **kw)
+
+
+class Publisher:
+    def __init__(self, node: Node, typename: str, topic: str, qos: QoSProfile) -> None:
+        self.node, self.typename, self.topic, self.qos = node, typename, topic, qos
+        self.handle = node._handle.create_publisher(typename, topic, qos)
+
+    def publish(self, msg: Any) -> None:
+        """Publish a message object of this publisher's type, or CDR bytes as they are (no re-serialization)."""
+        if isinstance(msg, (bytes, bytearray, memoryview)):
+            self.handle.publish(bytes(msg) if not isinstance(msg, bytes) else msg)
+            return
+        msgtype = getattr(msg, "__msgtype__", None)
+        if msgtype != self.typename:
+            raise TypeError(f"publisher on {self.topic} takes {self.typename}, got {msgtype or type(msg).__name__}")
+        self.handle.publish(msgs.serialize(msg, self.typename))
+
+    def get_subscription_count(self) -> int:
+        return self.node._backend.graph.count_subscribers(self.topic)
+
+    def destroy(self) -> None:
+        self.handle.destroy()
+
+
+class Subscription:
+    """Queues samples (KEEP_LAST: the newest ``depth``) and hands them to the callback on the node's executor."""
+
+    def __init__(self, node: Node, typename: str, topic: str, callback: Callable[..., Any], qos: QoSProfile,
+                 raw: bool) -> None:
+        self.node, self.typename, self.topic, self.qos, self.raw = node, typename, topic, qos, raw
+        self.callback = callback
+        self.received = 0
+        self.malformed = 0
+        self.last_info: MessageInfo | None = None
+        depth = qos.resolved().depth
+        self._queue: collections.deque[tuple[bytes, MessageInfo]] = collections.deque(
+            maxlen=None if qos.keep_all else depth)
+        self._lock = threading.Lock()
+        self._last_log = 0.0
+        self.handle = node._handle.create_subscription(typename, topic, qos, self._on_sample, self._on_malformed)
+
+    def _on_sample(self, payload: bytes, info: MessageInfo) -> None:
+        with self._lock:
+            self._queue.append((payload, info))
+        self.node._executor.submit(self._take)
+
+    def _on_malformed(self, reason: str) -> None:
+        self.malformed += 1
+        now = time.monotonic()
+        if now - self._last_log > 1.0:  # rate-limited: a flood of garbage must not flood the console
+            self._last_log = now
+            self.node.get_logger().warning(f"{reason} (malformed samples on {self.topic}: {self.malformed})")
+
+    def _take(self) -> None:
+        with self._lock:
+            if not self._queue:
+                return
+            payload, info = self._queue.popleft()
+        if self.raw:
+            msg: Any = payload
+        else:
+            try:
+                msg = msgs.deserialize(payload, self.typename)
+            except ValueError as exc:
+                self._on_malformed(f"sample on {self.topic} dropped: {exc}")
+                return
+        self.received += 1
+        self.last_info = info
+        self.callback(msg)
+
+    def destroy(self) -> None:
+        self.handle.destroy()
+
+
+class Service:
+    def __init__(self, node: Node, srv_typename: str, name: str, handler: Callable[[Any], Any],
+                 qos: QoSProfile) -> None:
+        self.node, self.srv_typename, self.name, self.handler = node, srv_typename, name, handler
+        self.handle = node._handle.create_service(srv_typename, name, qos, self._on_request)
+
+    def _on_request(self, request_cdr: bytes, respond: Callable[..., None]) -> None:
+        def run() -> None:
+            try:
+                request = msgs.deserialize(request_cdr, f"{self.srv_typename}_Request")
+                response = self.handler(request)
+                respond(msgs.serialize(response, f"{self.srv_typename}_Response"))
+            except Exception as exc:
+                self.node.get_logger().error(f"service {self.name} handler failed: {exc!r}\n{traceback.format_exc()}")
+                respond(None, f"{type(exc).__name__}: {exc}")
+
+        self.node._service_executor.submit(run)
+
+    def destroy(self) -> None:
+        self.handle.destroy()
+
+
+class Client:
+    def __init__(self, node: Node, srv_typename: str, name: str, qos: QoSProfile) -> None:
+        self.node, self.srv_typename, self.name = node, srv_typename, name
+        self.handle = node._handle.create_client(srv_typename, name, qos)
+
+    def service_is_ready(self) -> bool:
+        return self.handle.service_is_ready()
+
+    def wait_for_service(self, timeout_s: float | None = None) -> bool:
+        return self.node._backend.graph.wait_until(
+            lambda g: self.handle.service_is_ready(), 1e9 if timeout_s is None else timeout_s)
+
+    def call(self, request: Any = None, timeout_s: float | None = 5.0) -> Any:
+        """Send ``request`` (default: an empty request) and return the response; raises ServiceTimeout,
+        ServiceUnavailable or ServiceError (from ``transport``)."""
+        if request is None:
+            request = msgs.make(f"{self.srv_typename}_Request")
+        cdr = request if isinstance(request, bytes) else msgs.serialize(request, f"{self.srv_typename}_Request")
+        reply = self.handle.call(cdr, timeout_s)
+        return msgs.deserialize(reply, f"{self.srv_typename}_Response")
+
+    def call_async(self, request: Any = None, timeout_s: float | None = 5.0) -> Future:
+        future: Future = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self.call(request, timeout_s))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name=f"call:{self.name}", daemon=True).start()
+        return future
+
+    def destroy(self) -> None:
+        self.handle.destroy()
+
+
+class Node:
+    """A ROS node on the chosen backend (see the module docstring)."""
+
+    def __init__(
+        self, node_name: str, namespace: str = "", *, argv: list[str] | None = None,
+        backend: str | Backend | None = None, context: Any = None,
+        parameter_overrides: dict[str, Any] | None = None, enable_rosout: bool = True,
+    ) -> None:
+        _ensure_console_logging()
+        args = ros_args.parse_ros_args(list(argv or [])).for_node(node_name)
+        self.remaining_args = list(args.remaining)
+        name = names.validate_node_name(args.node_name or node_name)
+        self.name = name
+        self.namespace = names.normalize_namespace(args.namespace or namespace)
+        self.fully_qualified_name = names.fully_qualified_node_name(self.namespace, name)
+        self._remaps = list(args.remaps)
+        if context is not None:
+            from .zenoh_backend import ZenohBackend
+
+            backend = ZenohBackend(context)
+        self._backend = get_backend(backend)
+        self.destroyed = False
+        self._executor = Executor(self.fully_qualified_name, self._callback_error)
+        self._service_executor_obj: Executor | None = None
+        self._entities: list[Any] = []
+        self._timers: list[Timer] = []
+        self._params = params.ParameterStore(self.fully_qualified_name, list(args.params_files),
+                                             {**args.params, **(parameter_overrides or {})})
+        self._handle = self._backend.create_node(name, self.namespace, enclave=args.enclave or "/")
+        level = args.logger_levels.get(self._logger_name()) or args.log_level or "info"
+        self._rosout_pub: Publisher | None = None
+        rosout = enable_rosout and args.log_flags.get("rosout", True) and self._backend.name == "zenoh"
+        if rosout:
+            self._rosout_pub = Publisher(self, "rcl_interfaces/msg/Log", "/rosout", QOS_ROSOUT)
+        self._logger = NodeLogger(self._logger_name(), level, self._publish_rosout if rosout else None)
+
+    # -- internals -------------------------------------------------------------------------------------------
+    def _logger_name(self) -> str:
+        return self.fully_qualified_name.strip("/").replace("/", ".")
+
+    def _publish_rosout(self, level: int, text: str, function: str, line: int) -> None:
+        if self._rosout_pub is None or self.destroyed:
+            return
+        log = msgs.make("rcl_interfaces/msg/Log", stamp=self.now(), level=level, name=self._logger_name(),
+                        msg=text, file="", function=function, line=line)
+        self._rosout_pub.publish(log)
+
+    def _callback_error(self, what: str, exc: BaseException) -> None:
+        self.get_logger().error(f"{what}: {exc!r}\n{''.join(traceback.format_exception(exc))}")
+
+    @property
+    def _service_executor(self) -> Executor:
+        if self._service_executor_obj is None:
+            self._service_executor_obj = Executor(f"{self.fully_qualified_name}/services", self._callback_error)
+        return self._service_executor_obj
+
+    def resolve_name(self, name: str) -> str:
+        """The fully qualified, remapped name of a topic or service (rcl rules)."""
+        return names.resolve_topic_name(name, self.name, self.namespace, self._remaps)
+
+    def _check_alive(self) -> None:
+        if self.destroyed:
+            raise RuntimeError(f"node {self.fully_qualified_name} was destroyed")
+
+    def _add(self, entity: Any) -> Any:
+        self._entities.append(entity)
+        return entity
+
+    # -- entities --------------------------------------------------------------------------------------------
+    def create_publisher(self, typename: str, topic: str, qos: QoSProfile | int | None = QOS_DEFAULT) -> Publisher:
+        self._check_alive()
+        typename = msgs.normalize_typename(typename)
+        msgs.msg_class(typename)
+        return self._add(Publisher(self, typename, self.resolve_name(topic), as_qos(qos)))
+
+    def create_subscription(self, typename: str, topic: str, callback: Callable[[Any], Any],
+                            qos: QoSProfile | int | None = QOS_DEFAULT, raw: bool = False) -> Subscription:
+        """``callback(msg)`` (``raw=True``: ``callback(cdr_bytes)``) runs on the node's executor thread."""
+        self._check_alive()
+        typename = msgs.normalize_typename(typename)
+        msgs.msg_class(typename)
+        return self._add(Subscription(self, typename, self.resolve_name(topic), callback, as_qos(qos), raw))
+
+    def create_timer(self, period_s: float, callback: Callable[[], Any]) -> Timer:
+        self._check_alive()
+        timer = Timer(period_s, callback, self._executor)
+        self._timers.append(timer)
+        return timer
+
+    def create_service(self, srv_typename: str, name: str, handler: Callable[[Any], Any],
+                       qos: QoSProfile | int | None = QOS_SERVICES) -> Service:
+        """``handler(request) -> response`` (rosbags objects of ``<srv>_Request``/``<srv>_Response``)."""
+        self._check_alive()
+        srv = msgs.normalize_typename(srv_typename)
+        if not msgs.is_service(srv):
+            raise KeyError(f"unknown service type {srv_typename!r}: register it with msgs.register_srv_text()")
+        return self._add(Service(self, srv, self.resolve_name(name), handler, as_qos(qos)))
+
+    def create_client(self, srv_typename: str, name: str, qos: QoSProfile | int | None = QOS_SERVICES) -> Client:
+        self._check_alive()
+        srv = msgs.normalize_typename(srv_typename)
+        if not msgs.is_service(srv):
+            raise KeyError(f"unknown service type {srv_typename!r}: register it with msgs.register_srv_text()")
+        return self._add(Client(self, srv, self.resolve_name(name), as_qos(qos)))
+
+    # -- parameters ------------------------------------------------------------------------------------------
+    def declare_parameter(self, name: str, default: Any = None, description: str = "", *, read_only: bool = False,
+                          type_: Any = None) -> Any:
+        return self._params.declare(name, default, description=description, read_only=read_only, type_=type_)
+
+    def get_parameter(self, name: str) -> Any:
+        return self._params.get(name)
+
+    def set_parameter(self, name: str, value: Any) -> Any:
+        return self._params.set(name, value)
+
+    def has_parameter(self, name: str) -> bool:
+        return self._params.has(name)
+
+    @property
+    def parameters(self) -> params.ParameterStore:
+        return self._params
+
+    # -- misc ------------------------------------------------------------------------------------------------
+    def get_logger(self) -> NodeLogger:
+        return self._logger
+
+    def now(self) -> Any:
+        """The node clock's current time as ``builtin_interfaces/msg/Time`` (system clock)."""
+        t = time.time_ns()
+        return msgs.make("builtin_interfaces/msg/Time", sec=t // 1_000_000_000, nanosec=t % 1_000_000_000)
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    def get_node_names(self) -> list[str]:
+        return [names.fully_qualified_node_name(ns, n) for n, ns in self._backend.graph.node_names()]
+
+    def get_topic_names_and_types(self) -> dict[str, list[str]]:
+        return self._backend.graph.topic_names_and_types()
+
+    def spin(self, timeout_s: float | None = None) -> bool:
+        return _spin(self, timeout_s)
+
+    def destroy(self) -> None:
+        if self.destroyed:
+            return
+        self.destroyed = True
+        for timer in self._timers:
+            timer.cancel()
+        for entity in reversed(self._entities):
+            with contextlib.suppress(Exception):
+                entity.destroy()
+        if self._rosout_pub is not None:
+            self._rosout_pub.destroy()
+        self._handle.destroy()
+        self._executor.close()
+        if self._service_executor_obj is not None:
+            self._service_executor_obj.close()
+
+    destroy_node = destroy
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.destroy()
+
+    def __repr__(self) -> str:
+        return f"Node({self.fully_qualified_name!r}, backend={self._backend.name!r}, pid={os.getpid()})"

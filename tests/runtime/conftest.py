@@ -1,0 +1,77 @@
+"""Runtime fixtures: an in-process Zenoh router on a free loopback port and Zenoh contexts with deterministic ids.
+
+- ``zenoh_router`` (session scope): the router's endpoint, e.g. ``tcp/127.0.0.1:40123``.
+- ``router_env``: environment for subprocesses (``ZENOH_CONFIG_OVERRIDE`` pointing at the router, no router wait).
+- ``make_context(zid=None, domain_id=0)``: a :class:`ZenohContext` connected to the router; ids are
+  deterministic (``a000...01``, ``a000...02``, ... unless given); all are closed after the test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+import zenoh
+from lerobot_ros.runtime.spin import reset_shutdown
+from lerobot_ros.runtime.zenoh_backend import ZenohContext
+
+_ids = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def next_session_id() -> str:
+    return f"a{next(_ids):031x}"
+
+
+@pytest.fixture(scope="session")
+def zenoh_router() -> Iterator[str]:
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    config = zenoh.Config()
+    config.insert_json5("mode", '"router"')
+    config.insert_json5("listen/endpoints", json.dumps([endpoint]))
+    config.insert_json5("scouting/multicast/enabled", "false")
+    config.insert_json5("timestamping/enabled", '{"router": true, "peer": true, "client": true}')
+    router = zenoh.open(config)
+    yield endpoint
+    router.close()
+
+
+def peer_overrides(endpoint: str, zid: str | None = None) -> dict[str, str]:
+    overrides = {"connect/endpoints": json.dumps([endpoint]), "listen/endpoints": '["tcp/127.0.0.1:0"]'}
+    if zid:
+        overrides["id"] = zid
+    return overrides
+
+
+@pytest.fixture
+def router_env(zenoh_router: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["ZENOH_CONFIG_OVERRIDE"] = (f'connect/endpoints=["{zenoh_router}"];listen/endpoints=["tcp/127.0.0.1:0"]')
+    env["ZENOH_ROUTER_CHECK_ATTEMPTS"] = "5"
+    env["LEROBOT_ROS_BACKEND"] = "zenoh"
+    return env
+
+
+@pytest.fixture
+def make_context(zenoh_router: str) -> Iterator[Callable[..., ZenohContext]]:
+    contexts: list[ZenohContext] = []
+
+    def factory(zid: str | None = None, domain_id: int = 0, **kwargs) -> ZenohContext:
+        ctx = ZenohContext(overrides=peer_overrides(zenoh_router, zid or next_session_id()), domain_id=domain_id,
+                           router_check_attempts=5, **kwargs)
+        contexts.append(ctx)
+        return ctx
+
+    reset_shutdown()
+    yield factory
+    for ctx in contexts:
+        ctx.close()
