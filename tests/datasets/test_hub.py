@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from helpers.hf_hub_server import HubServer
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from lerobot_core.datasets.hub import (
     BackwardCompatibilityError,
@@ -49,6 +50,9 @@ def test_round_trip_push_then_pull_by_repo_id(hub: HubServer, dataset_copy: Path
     lfs_paths = {p for p, blob in repo.commits[commit].files.items() if blob.lfs}
     assert "data/chunk-000/file-000.parquet" in lfs_paths and "meta/info.json" not in lfs_paths
 
+    # The repo is private: without the right token it does not exist (as on the Hub).
+    with pytest.raises(RepositoryNotFoundError):
+        download_dataset(REPO, token="hf_wrong")
     root = download_dataset(REPO)
     assert root == lerobot_home / REPO
     pulled, pushed = _files(root), _files(dataset_copy)
@@ -61,6 +65,12 @@ def test_private_none_defers_to_hub_default(hub: HubServer, dataset_copy: Path):
     push_dataset_to_hub(dataset_copy, REPO)
     assert "visibility" not in _create_payloads(hub)[0]
     assert hub.repo(REPO).private is None
+
+
+def test_push_with_a_bad_token_fails_clearly(hub: HubServer, dataset_copy: Path):
+    with pytest.raises(HfHubHTTPError, match="401"):
+        push_dataset_to_hub(dataset_copy, REPO, token="hf_wrong")
+    assert hub.repos == {}
 
 
 def test_repush_moves_the_version_tag_and_keeps_the_card(hub: HubServer, dataset_copy: Path, tmp_path: Path):

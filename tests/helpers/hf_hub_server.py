@@ -77,7 +77,8 @@ class HubError(Exception):
 class HubServer:
     """The server state and its HTTP front. Use as a context manager, or call :meth:`start` / :meth:`stop`."""
 
-    def __init__(self, storage: Path):
+    def __init__(self, storage: Path, token: str | None = DUMMY_TOKEN):
+        self.token = token  # writes (and reads of private repos) need ``Authorization: Bearer <token>``
         self.storage = Path(storage)
         (self.storage / "objects").mkdir(parents=True, exist_ok=True)
         self.repos: dict[tuple[str, str], Repo] = {}
@@ -405,6 +406,7 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             with server._lock:
                 server.requests.append((method, split.path, parsed))
             try:
+                self._authorize(method, segs)
                 with server._lock:
                     result = self._route(method, segs, query, body, parsed)
             except HubError as err:
@@ -416,6 +418,20 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             if result is not None:
                 status, payload, kwargs = result
                 self._send(status, payload, head=method == "HEAD", **kwargs)
+
+        def _authorize(self, method: str, segs: list[str]) -> None:
+            """Writes need the server token; so does reading a private repo (404, like the Hub)."""
+            if server.token is None or segs[0] == "lfs-upload":  # LFS PUTs go to pre-signed URLs
+                return
+            authorized = self.headers.get("Authorization", "") == f"Bearer {server.token}"
+            if method in ("POST", "PUT", "DELETE") and not authorized:
+                raise HubError(401, "Invalid credentials in Authorization header")
+            if not authorized:
+                key = _repo_key(segs)
+                with server._lock:
+                    repo = server.repos.get(key) if key else None
+                if repo is not None and repo.private:
+                    raise HubError(404, "Repository Not Found", "RepoNotFound")
 
         def _route(self, method: str, segs: list[str], query: dict, body: bytes, parsed: Any):
             if segs[:2] == ["api", "whoami-v2"]:
@@ -499,6 +515,20 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             self._dispatch("DELETE")
 
     return Handler
+
+
+def _repo_key(segs: list[str]) -> tuple[str, str] | None:
+    """(repo_type, repo_id) addressed by an API or git-side path, if any."""
+    if segs[0] == "api":
+        if len(segs) >= 4 and segs[1] in ("models", "datasets", "spaces"):
+            return segs[1][:-1], f"{segs[2]}/{segs[3]}"
+        return None
+    repo_type = "model"
+    if segs[0] in ("datasets", "spaces"):
+        repo_type, segs = segs[0][:-1], segs[1:]
+    if len(segs) >= 2:
+        return repo_type, f"{segs[0]}/{segs[1].removesuffix('.git')}"
+    return None
 
 
 @contextlib.contextmanager
