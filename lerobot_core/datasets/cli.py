@@ -13,12 +13,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from huggingface_hub.errors import HfHubHTTPError
 
 from lerobot_core.datasets import hub
-from lerobot_core.datasets.validate import DEFAULT_TOLERANCE_S, TASKS_PATH, validate_dataset, video_keys
+from lerobot_core.datasets.validate import (
+    DEFAULT_TOLERANCE_S,
+    TASKS_PATH,
+    task_strings,
+    validate_dataset,
+    video_keys,
+)
 
 ENCODER_INFO_KEYS = ("video.g", "video.crf", "video.preset", "video.fast_decode", "video.video_backend",
                      "video.extra_options")
@@ -98,20 +102,6 @@ def _dir_size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and ".cache" not in p.parts)
 
 
-def _task_strings(path: Path) -> list[str]:
-    if not path.is_file():
-        return []
-    table = pq.read_table(path)
-    order = table["task_index"].to_pylist() if "task_index" in table.column_names else range(table.num_rows)
-    column = next((c for c in ("task", "__index_level_0__") if c in table.column_names), None)
-    if column is None:
-        column = next((f.name for f in table.schema if pa.types.is_string(f.type) or
-                       pa.types.is_large_string(f.type)), None)
-    if column is None:
-        return []
-    return [t for _, t in sorted(zip(order, table[column].to_pylist()))]
-
-
 def dataset_summary(root: Path) -> dict[str, Any]:
     """Everything ``info`` prints, as plain JSON-able data."""
     info_path = root / hub.INFO_PATH
@@ -145,7 +135,7 @@ def dataset_summary(root: Path) -> dict[str, Any]:
         "total_frames": frames,
         "duration_s": round(frames / fps, 3) if fps else None,
         "total_tasks": info.get("total_tasks"),
-        "tasks": _task_strings(root / TASKS_PATH),
+        "tasks": task_strings(root / TASKS_PATH) if (root / TASKS_PATH).is_file() else [],
         "features": features,
         "cameras": cameras,
         "size_bytes": _dir_size(root),

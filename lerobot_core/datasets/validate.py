@@ -98,6 +98,8 @@ def validate_dataset(root: str | Path, *, tolerance_s: float = DEFAULT_TOLERANCE
         return report
     episodes = _load_episodes(root, info, report)
     n_tasks = _check_tasks(root, info, report)
+    if episodes is not None and n_tasks is not None:
+        _check_episode_tasks(episodes, task_strings(root / TASKS_PATH), report)
     if episodes is not None:
         _check_data(root, info, episodes, n_tasks, tolerance_s, report)
         if check_videos:
@@ -217,6 +219,31 @@ def _check_tasks(root: Path, info: dict[str, Any], report: ValidationReport) -> 
                    expected=len(indices), actual=info["total_tasks"])
     report.checked["tasks"] = len(indices)
     return len(indices)
+
+
+def task_strings(path: Path) -> list[str]:
+    """Task strings of ``meta/tasks.parquet`` in ``task_index`` order (the pandas index column upstream writes)."""
+    table = pq.read_table(path)
+    order = table["task_index"].to_pylist() if "task_index" in table.column_names else range(table.num_rows)
+    column = next((c for c in ("task", "__index_level_0__") if c in table.column_names), None)
+    if column is None:
+        column = next((f.name for f in table.schema if pa.types.is_string(f.type) or
+                       pa.types.is_large_string(f.type)), None)
+    if column is None:
+        return []
+    return [t for _, t in sorted(zip(order, table[column].to_pylist()))]
+
+
+def _check_episode_tasks(episodes: pa.Table, tasks: list[str], report: ValidationReport) -> None:
+    if "tasks" not in episodes.column_names:
+        report.add("episodes", "episode metadata lacks the 'tasks' column", file=EPISODES_DIR)
+        return
+    known = set(tasks)
+    for ep, ep_tasks in zip(episodes["episode_index"].to_pylist(), episodes["tasks"].to_pylist()):
+        unknown = [t for t in ep_tasks or [] if t not in known]
+        if unknown:
+            report.add("tasks", f"episode tasks {unknown} are not in meta/tasks.parquet", episode=ep,
+                       file=EPISODES_DIR)
 
 
 # ---- data/ --------------------------------------------------------------------------------------------

@@ -110,3 +110,11 @@ def test_not_a_dataset(tmp_path: Path):
     report = validate_dataset(tmp_path)
     assert not report.ok and report.findings[0].file == "meta/info.json"
     assert "FAILED" in report.format()
+
+
+def test_episode_task_missing_from_task_table(dataset_copy: Path):
+    path = dataset_copy / "meta/tasks.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.set_column(1, table.schema.field(1), pa.array(["pick the red block", "renamed"], pa.large_string())), path)
+    (finding,) = _findings(dataset_copy, "tasks")
+    assert finding.episode == 1 and "'place the block in the bin'" in finding.message
