@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -77,3 +78,28 @@ def language_feature_info() -> dict[str, dict[str, Any]]:
 
 def is_language_column(key: str) -> bool:
     return key in LANGUAGE_COLUMNS
+
+
+def _storage_type(arrow_type: pa.DataType) -> pa.DataType:
+    if hasattr(arrow_type, "storage_type"):
+        return arrow_type.storage_type
+    if pa.types.is_list(arrow_type):
+        field = arrow_type.value_field
+        return pa.list_(pa.field(field.name, _storage_type(field.type), field.nullable))
+    if pa.types.is_struct(arrow_type):
+        return pa.struct([pa.field(f.name, _storage_type(f.type), f.nullable) for f in arrow_type])
+    return arrow_type
+
+
+def _normalize_row(row: dict[str, Any]) -> dict[str, Any]:
+    calls = row.get("tool_calls")
+    if calls is not None:
+        row = {**row, "tool_calls": [c if isinstance(c, str) else json.dumps(c) for c in calls]}
+    return row
+
+
+def language_array(column: str, values: list[list[dict[str, Any]] | None]) -> pa.Array:
+    """One language column for a batch of frames (``None`` -> empty list); tool calls stored as JSON."""
+    arrow_type = language_arrow_type(column)
+    rows = [[_normalize_row(r) for r in v] if v else [] for v in values]
+    return pa.array(rows, _storage_type(arrow_type)).cast(arrow_type)

@@ -26,6 +26,8 @@ import torch
 from lerobot_core.datasets.video_config import VideoEncoderConfig, camera_encoder_defaults
 
 logger = logging.getLogger(__name__)
+# SVT-AV1 prints its banner and config to stderr for every episode; keep only its errors unless asked.
+os.environ.setdefault("SVT_LOG", "1")
 
 DEFAULT_DECODER_CACHE_SIZE = 100
 DECODER_CACHE_SIZE_ENV = "LEROBOT_VIDEO_DECODER_CACHE_SIZE"
@@ -499,7 +501,7 @@ def concatenate_videos(inputs: list[tuple[Path, float]], output: Path, max_durat
     try:
         template = first.streams.video[0]
         with av.open(str(output), mode="w", format="mp4") as out:
-            out_stream = out.add_stream_from_template(template)
+            out_stream = out.add_stream_from_template(template, opaque=True)
             offset_s = 0.0
             for index, (path, duration_s) in enumerate(inputs):
                 src = first if index == 0 else av.open(str(path))

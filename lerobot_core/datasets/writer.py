@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lerobot_core.datasets import format as fmt
-from lerobot_core.datasets.language import LANGUAGE_COLUMNS, language_arrow_type
+from lerobot_core.datasets.language import LANGUAGE_COLUMNS, language_array
 from lerobot_core.datasets.metadata import LeRobotDatasetMetadata, episodes_schema, write_parquet_atomic
 from lerobot_core.datasets.stats import (
     aggregate_stats,
@@ -217,7 +217,7 @@ class DatasetWriter:
         feature = self.features[key]
         arrow_type = fmt.feature_arrow_type(key, feature)
         if feature["dtype"] == "language" or key in LANGUAGE_COLUMNS:
-            return pa.array([v if v is not None else [] for v in values], language_arrow_type(key))
+            return language_array(key, values)
         if feature["dtype"] == "string":
             return pa.array(values, pa.string())
         array = np.asarray(values, dtype=feature["dtype"])
@@ -437,8 +437,11 @@ class DatasetWriter:
             meta.info["splits"] = {"train": f"0:{ep_index + 1}"}
             meta.write_info()  # commit point
         except BaseException:
-            meta.load()  # forget any half-applied in-memory change; what is on disk is consistent
+            # Saved episodes are untouched (atomic replaces, info.json last); this episode is discarded.
+            meta.load()
+            self._resync_stats()
             self._data_table = self._episodes_table = None
+            self.clear_episode_buffer()
             raise
         self._data_table = data_table
         self._episodes_table = episodes_table
