@@ -11,6 +11,7 @@ on every store; custom types come from ``register_msg_text``/``register_srv_text
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_DISTRO",
     "current_distro",
     "deserialize",
+    "from_dict",
     "get_typestore",
     "is_service",
     "make",
@@ -40,6 +42,7 @@ __all__ = [
     "request_class",
     "response_class",
     "serialize",
+    "to_dict",
     "type_hash",
 ]
 
@@ -284,3 +287,43 @@ def type_hash(typename: str, distro: str | None = None) -> str:
                     raise KeyError(f"unknown type {typename!r} for {distro}")
                 _hashes[key] = rihs.message_hash(store.fielddefs, name)
         return _hashes[key]
+
+
+def to_dict(msg: Any, *, max_array: int | None = None) -> Any:
+    """A message as plain Python (dicts, lists, numbers, strings), e.g. for YAML; arrays longer than
+    ``max_array`` are cut and end with ``"..."``."""
+    if hasattr(msg, "__msgtype__") and dataclasses.is_dataclass(msg):
+        return {f.name: to_dict(getattr(msg, f.name), max_array=max_array) for f in dataclasses.fields(msg)
+                if f.name != "__msgtype__"}
+    if isinstance(msg, np.ndarray):
+        msg = msg.tolist()
+    if isinstance(msg, (list, tuple)):
+        items = [to_dict(v, max_array=max_array) for v in msg[: max_array if max_array is not None else None]]
+        return [*items, "..."] if max_array is not None and len(msg) > max_array else items
+    if isinstance(msg, np.generic):
+        return msg.item()
+    return msg
+
+
+def from_dict(typename: str, data: dict[str, Any] | None, distro: str | None = None) -> Any:
+    """Build a message from a (possibly partial, nested) dict; missing fields are zero. Unknown fields are
+    an error naming the field and the type."""
+    store = get_typestore(distro)
+    name = normalize_typename(typename)
+    data = dict(data or {})
+    fielddefs = dict(store.fielddefs[name][1]) if name in store.fielddefs else None
+    if fielddefs is None:
+        msg_class(name, distro)  # raises the clear unknown-type error
+    unknown = sorted(set(data) - set(fielddefs))
+    if unknown:
+        raise ValueError(f"{name} has no field(s) {unknown}; fields are {sorted(fielddefs)}")
+    values = {}
+    for field, value in data.items():
+        kind, rest = fielddefs[field]
+        if kind == Nodetype.NAME:
+            values[field] = from_dict(rest, value, distro) if isinstance(value, dict) else value
+        elif kind in (Nodetype.ARRAY, Nodetype.SEQUENCE) and rest[0][0] == Nodetype.NAME:
+            values[field] = [from_dict(rest[0][1], v, distro) if isinstance(v, dict) else v for v in value]
+        else:
+            values[field] = value
+    return make(name, store=store, **values)
