@@ -58,6 +58,7 @@ class PyAVVideoReader:
         self.frame_period = 1.0 / float(rate)
         self._frames: Any = None  # live decode iterator
         self._last: list | None = None  # last decoded [ts, frame, rgb or None]
+        self.stamp: tuple = ()
         self.lock = threading.Lock()
 
     def close(self) -> None:
@@ -159,14 +160,20 @@ class VideoDecoderCache:
         return len(self._readers)
 
     def get_decoder(self, path: str | Path) -> PyAVVideoReader:
+        """The open reader for ``path``; a file replaced since it was opened (appended episodes) is reopened."""
         self._check_pid()
         key = str(path)
+        stat = os.stat(key)
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         with self._lock:
             reader = self._readers.get(key)
-            if reader is not None:
+            if reader is not None and reader.stamp == stamp:
                 self._readers.move_to_end(key)
                 return reader
+            if reader is not None:
+                self._readers.pop(key).close()
             reader = PyAVVideoReader(key)
+            reader.stamp = stamp
             self._readers[key] = reader
             while self.max_size is not None and len(self._readers) > self.max_size:
                 _, old = self._readers.popitem(last=False)

@@ -201,7 +201,11 @@ class DatasetWriter:
                     self.staging.mkdir(parents=True, exist_ok=True)
                     cam.raw_path = self._staged_video(key, ".rgb")
                     cam.raw_file = open(cam.raw_path, "wb")  # noqa: SIM115 (closed at save/clear)
-                cam.raw_file.write(image.tobytes())
+                try:
+                    cam.raw_file.write(image.tobytes())
+                except OSError as e:
+                    raise OSError(e.errno, f"could not stage frame {index} of {key} in {cam.raw_path}: "
+                                           f"{e.strerror or e}") from e
         for key, value in values.items():
             self.episode_buffer[key].append(value)
         self.episode_buffer["frame_index"].append(index)
