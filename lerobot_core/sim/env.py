@@ -141,6 +141,17 @@ class SO101Sim:
         return self._expert.action(self.step_count)
 
     # --- state -------------------------------------------------------------------------------------------
+    def set_joint_positions(self, positions: Sequence[float] | np.ndarray) -> None:
+        """Teleport the arm (and its targets) to ``positions`` (radians) and update the kinematics."""
+        q = self._as_array(positions)
+        self.data.qpos[self._qpos_adr] = q
+        self.data.qvel[self._dof_adr] = 0.0
+        self.data.ctrl[:] = np.clip(q, self._ctrl_range[:, 0], self._ctrl_range[:, 1])
+        mujoco.mj_forward(self.model, self.data)
+
+    def body_rotation(self, name: str) -> np.ndarray:
+        return self.data.body(name).xmat.reshape(3, 3).copy()
+
     def joint_positions(self) -> np.ndarray:
         return self.data.qpos[self._qpos_adr].copy()
 
