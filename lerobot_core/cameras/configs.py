@@ -17,7 +17,10 @@ class CameraConfig(draccus.ChoiceRegistry):
 
     @property
     def type(self) -> str:
-        return self.get_choice_name(self.__class__)
+        try:
+            return self.get_choice_name(self.__class__)
+        except ValueError:  # an unregistered subclass
+            return type(self).__name__
 
 
 @CameraConfig.register_subclass("opencv")
