@@ -23,7 +23,10 @@ def share_files(folder: str) -> list[tuple[str, list[str]]]:
 
 
 # Node executables: `ros2 run lerobot_ros <name>` and `lerobot-ros run <name>` resolve the same table.
-NODES: dict[str, str] = {}
+NODES: dict[str, str] = {
+    "demo_talker": "lerobot_ros.nodes.demo_talker:main",
+    "demo_listener": "lerobot_ros.nodes.demo_listener:main",
+}
 
 setup(
     name="lerobot-ros",

@@ -8,6 +8,12 @@ import sys
 # name -> (module with main(argv), one-line help). Add new sub-commands here.
 COMMANDS: dict[str, tuple[str, str]] = {
     "share": ("lerobot_ros.share", "print the share directory (launch/, urdf/, config/) of lerobot_ros"),
+    "router": ("lerobot_ros.runtime.router", "run a Zenoh router with rmw_zenohd's defaults (--ipv4 for IPv4-only hosts)"),
+    "node": ("lerobot_ros.runtime.cli_node", "list ROS nodes (rmw_zenoh graph, no ROS needed)"),
+    "topic": ("lerobot_ros.runtime.cli_topic", "topic list/echo/hz/pub (rmw_zenoh graph, no ROS needed)"),
+    "service": ("lerobot_ros.runtime.cli_service", "service list/call (rmw_zenoh graph, no ROS needed)"),
+    "launch": ("lerobot_ros.launch_runner.runner", "run a ROS 2 YAML launch file without ROS (native Zenoh backend)"),
+    "run": ("lerobot_ros.run", "run a node executable of lerobot_ros (as `ros2 run lerobot_ros <node>`)"),
 }
 
 
