@@ -22,6 +22,7 @@ from typing import Any
 import av
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 
 from lerobot_core.datasets.video_config import VideoEncoderConfig, camera_encoder_defaults
 
@@ -59,6 +60,7 @@ class PyAVVideoReader:
         self._frames: Any = None  # live decode iterator
         self._last: list | None = None  # last decoded [ts, frame, rgb or None]
         self.stamp: tuple = ()
+        self.reformatter = VideoReformatter()
         self.lock = threading.Lock()
 
     def close(self) -> None:
@@ -77,10 +79,9 @@ class PyAVVideoReader:
                 return [frame.pts * self.time_base, frame, None]
         return None
 
-    @staticmethod
-    def _rgb(entry: list) -> np.ndarray:
-        if entry[2] is None:
-            entry[2] = entry[1].to_ndarray(format="rgb24")
+    def _rgb(self, entry: list) -> np.ndarray:
+        if entry[2] is None:  # one reformatter per file: its swscale context is set up once, not per frame
+            entry[2] = self.reformatter.reformat(entry[1], format="rgb24").to_ndarray()
         return entry[2]
 
     def frame_at(self, ts: float) -> tuple[float, np.ndarray]:
@@ -208,6 +209,20 @@ def _check_tolerance(path: str, queries: list[float], found: list[float], tolera
             )
 
 
+def _decode_hwc(
+    video_path: str | Path, timestamps: list[float], tolerance_s: float, cache: VideoDecoderCache | None
+) -> list[np.ndarray]:
+    reader = (cache or default_decoder_cache()).get_decoder(video_path)
+    with reader.lock:
+        order = sorted(range(len(timestamps)), key=lambda i: timestamps[i])
+        found = [0.0] * len(timestamps)
+        images: list[Any] = [None] * len(timestamps)
+        for i in order:
+            found[i], images[i] = reader.frame_at(float(timestamps[i]))
+    _check_tolerance(str(video_path), [float(t) for t in timestamps], found, tolerance_s, "pyav")
+    return images
+
+
 def decode_video_frames_uint8(
     video_path: str | Path,
     timestamps: list[float],
@@ -220,15 +235,8 @@ def decode_video_frames_uint8(
         return _decode_torchcodec(video_path, timestamps, tolerance_s)
     if backend not in ("pyav", "video_reader"):
         raise ValueError(f"unknown video backend {backend!r}: expected 'pyav' or 'torchcodec'")
-    reader = (cache or default_decoder_cache()).get_decoder(video_path)
-    with reader.lock:
-        order = sorted(range(len(timestamps)), key=lambda i: timestamps[i])
-        found = [0.0] * len(timestamps)
-        images: list[Any] = [None] * len(timestamps)
-        for i in order:
-            found[i], images[i] = reader.frame_at(float(timestamps[i]))
-    _check_tolerance(str(video_path), [float(t) for t in timestamps], found, tolerance_s, "pyav")
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
+    images = _decode_hwc(video_path, timestamps, tolerance_s, cache)
+    return torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2)))
 
 
 def _decode_torchcodec(video_path: str | Path, timestamps: list[float], tolerance_s: float) -> torch.Tensor:
@@ -249,8 +257,15 @@ def decode_video_frames(
     cache: VideoDecoderCache | None = None,
 ) -> torch.Tensor:
     """Frames nearest to ``timestamps`` as float32 (N, 3, H, W) in [0, 1], like upstream."""
-    frames = decode_video_frames_uint8(video_path, timestamps, tolerance_s, backend or "pyav", cache)
-    return frames.type(torch.float32) / 255
+    backend = backend or "pyav"
+    if backend != "pyav":
+        return decode_video_frames_uint8(video_path, timestamps, tolerance_s, backend, cache).type(torch.float32) / 255
+    images = _decode_hwc(video_path, timestamps, tolerance_s, cache)
+    height, width, channels = images[0].shape
+    out = np.empty((len(images), channels, height, width), dtype=np.float32)
+    for i, image in enumerate(images):  # one single-threaded pass: uint8 HWC -> float32 CHW / 255 (IEEE, as torch)
+        np.divide(image.transpose(2, 0, 1), np.float32(255), out=out[i], dtype=np.float32)
+    return torch.from_numpy(out)
 
 
 # ------------------------------------------------------------------------------------------ stream info
