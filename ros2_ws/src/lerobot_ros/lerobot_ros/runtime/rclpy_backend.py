@@ -1,0 +1,304 @@
+"""The rclpy backend: the transport contract (``transport.py``) on a real ROS 2 install.
+
+A thin adapter; everything above it (names, remapping, parameters, logging, executors, message codec) is the
+shared runtime, so both backends behave alike:
+
+- topics move CDR bytes untouched: ``Publisher.publish(bytes)`` is rclpy's ``publish_raw`` and subscriptions are
+  created with ``raw=True`` (the bytes carry the ``00 01 00 00`` encapsulation header, as rosbags writes it);
+- services have no raw mode in rclpy: requests and responses go through ``rclpy.serialization``;
+- names arrive fully qualified and already remapped, so rclpy nodes get no command-line arguments
+  (``use_global_arguments=False``) and rcl applies no second remapping; parameters stay in the runtime's store
+  (rclpy's parameter services are off);
+- one private ``rclpy.Context`` per process, spun by a ``MultiThreadedExecutor`` on a daemon thread; every
+  subscription, service and client has its own mutually exclusive callback group, so samples of one
+  subscription stay in order while a blocked service handler never stalls the others; rclpy's signal handlers
+  are not installed (the runtime's ``spin`` owns SIGINT/SIGTERM).
+
+Importing this module without rclpy raises ``ImportError`` saying what to do; ``transport.get_backend`` only
+imports it when the rclpy backend is chosen. A warning is logged when ``RMW_IMPLEMENTATION`` is not
+``rmw_zenoh_cpp``: the native backend and the rest of the stack only meet ROS nodes over rmw_zenoh.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+try:
+    import rclpy
+    from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+    from rclpy.duration import Duration
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node as _RclNode
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, LivelinessPolicy, ReliabilityPolicy
+    from rclpy.qos import QoSProfile as _RclQoS
+    from rclpy.serialization import deserialize_message, serialize_message
+    from rclpy.utilities import get_rmw_implementation_identifier
+    from rosidl_runtime_py.utilities import get_message, get_service
+except ImportError as exc:  # pragma: no cover - exercised where ROS 2 is installed
+    raise ImportError(
+        "the rclpy backend needs ROS 2's Python packages (rclpy, rosidl_runtime_py), which are not on PyPI: "
+        "source /opt/ros/<distro>/setup.bash, or use the native backend with LEROBOT_ROS_BACKEND=zenoh "
+        f"(import failed: {exc})"
+    ) from exc
+
+from .qos import UNSPECIFIED, QoSProfile
+from .transport import MessageInfo, ServiceError, ServiceTimeout, ServiceUnavailable
+
+__all__ = ["RclpyBackend"]
+
+_log = logging.getLogger("lerobot_ros.runtime.rclpy")
+EXPECTED_RMW = "rmw_zenoh_cpp"
+SERVICE_WAIT_S = 1.0  # how long a call waits for a server to appear before ServiceUnavailable
+
+
+def _policy(enum: Any, value: int) -> Any:
+    """rclpy's policy for an rmw enum value; BEST_AVAILABLE falls back to SYSTEM_DEFAULT on distros without it."""
+    try:
+        return enum(int(value))
+    except ValueError:
+        return enum.SYSTEM_DEFAULT
+
+
+def to_rclpy_qos(qos: QoSProfile) -> _RclQoS:
+    """The same profile as rclpy's QoSProfile (unspecified durations are left at rclpy's default)."""
+    profile = _RclQoS(
+        history=_policy(HistoryPolicy, qos.history),
+        depth=qos.depth,
+        reliability=_policy(ReliabilityPolicy, qos.reliability),
+        durability=_policy(DurabilityPolicy, qos.durability),
+        liveliness=_policy(LivelinessPolicy, qos.liveliness),
+    )
+    for field in ("deadline", "lifespan", "liveliness_lease_duration"):
+        value = tuple(getattr(qos, field))
+        if value != UNSPECIFIED:
+            setattr(profile, field, Duration(seconds=value[0], nanoseconds=value[1]))
+    return profile
+
+
+def _ros_type(loader: Callable[[str], Any], typename: str) -> Any:
+    try:
+        return loader(typename)
+    except (AttributeError, ModuleNotFoundError, ValueError) as exc:
+        raise LookupError(
+            f"type {typename!r} is not available in this ROS 2 environment ({exc}); build and source the "
+            "package that defines it"
+        ) from None
+
+
+class _Publisher:
+    def __init__(self, node: _RclNode, typename: str, topic: str, qos: QoSProfile) -> None:
+        self.topic, self.typename, self.qos = topic, typename, qos
+        self._node = node
+        self._pub = node.create_publisher(_ros_type(get_message, typename), topic, to_rclpy_qos(qos))
+
+    def publish(self, cdr: bytes) -> None:
+        self._pub.publish(bytes(cdr))  # bytes -> rcl_publish_serialized_message (publish_raw)
+
+    def destroy(self) -> None:
+        self._node.destroy_publisher(self._pub)
+
+
+class _Subscription:
+    def __init__(self, node: _RclNode, typename: str, topic: str, qos: QoSProfile,
+                 on_sample: Callable[[bytes, MessageInfo], None]) -> None:  # fmt: skip
+        self.topic, self.typename = topic, typename
+        self._node = node
+
+        def callback(data: bytes) -> None:
+            try:
+                on_sample(bytes(data), MessageInfo(received_timestamp_ns=time.time_ns()))
+            except Exception:  # a backend callback never raises into rclpy's executor
+                _log.exception("subscription callback for %s failed", topic)
+
+        self._sub = node.create_subscription(
+            _ros_type(get_message, typename), topic, callback, to_rclpy_qos(qos), raw=True,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )  # fmt: skip
+
+    def destroy(self) -> None:
+        self._node.destroy_subscription(self._sub)
+
+
+class _Service:
+    def __init__(self, node: _RclNode, srv_typename: str, name: str, qos: QoSProfile,
+                 handler: Callable[[bytes, Callable[..., None]], None]) -> None:  # fmt: skip
+        self.name = name
+        self._node = node
+        srv_type = _ros_type(get_service, srv_typename)
+
+        def callback(request: Any, response: Any) -> Any:
+            done = threading.Event()
+            result: list[Any] = [None, None]
+
+            def respond(cdr: bytes | None, error: str | None = None) -> None:
+                result[0], result[1] = cdr, error
+                done.set()
+
+            handler(serialize_message(request), respond)
+            done.wait()  # the runtime answers from its own service thread
+            if result[0] is None:
+                _log.error("service %s failed: %s (an empty response is sent)", name, result[1])
+                return response
+            return deserialize_message(result[0], srv_type.Response)
+
+        self._srv = node.create_service(srv_type, name, callback, qos_profile=to_rclpy_qos(qos),
+                                        callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
+
+    def destroy(self) -> None:
+        self._node.destroy_service(self._srv)
+
+
+class _Client:
+    def __init__(self, node: _RclNode, srv_typename: str, name: str, qos: QoSProfile) -> None:
+        self.name = name
+        self._node = node
+        self._type = _ros_type(get_service, srv_typename)
+        self._client = node.create_client(self._type, name, qos_profile=to_rclpy_qos(qos),
+                                          callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
+
+    def service_is_ready(self) -> bool:
+        return self._client.service_is_ready()
+
+    def call(self, request_cdr: bytes, timeout_s: float | None) -> bytes:
+        wait = SERVICE_WAIT_S if timeout_s is None else min(SERVICE_WAIT_S, timeout_s)
+        if not self._client.wait_for_service(timeout_sec=wait):
+            raise ServiceUnavailable(f"no server for service {self.name}")
+        future = self._client.call_async(deserialize_message(bytes(request_cdr), self._type.Request))
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout_s):
+            if hasattr(self._client, "remove_pending_request"):
+                self._client.remove_pending_request(future)
+            raise ServiceTimeout(f"service {self.name} did not answer within {timeout_s} s")
+        if future.exception() is not None:
+            raise ServiceError(f"service {self.name} failed: {future.exception()}")
+        return bytes(serialize_message(future.result()))
+
+    def destroy(self) -> None:
+        self._node.destroy_client(self._client)
+
+
+class _NodeHandle:
+    def __init__(self, backend: RclpyBackend, name: str, namespace: str) -> None:
+        self.name, self.namespace = name, namespace
+        self._backend = backend
+        self._node = backend._make_node(name, namespace)
+
+    def create_publisher(self, typename: str, topic: str, qos: QoSProfile) -> _Publisher:
+        return _Publisher(self._node, typename, topic, qos)
+
+    def create_subscription(self, typename: str, topic: str, qos: QoSProfile,
+                            on_sample: Callable[[bytes, MessageInfo], None],
+                            on_malformed: Callable[[str], None]) -> _Subscription:  # fmt: skip
+        return _Subscription(
+            self._node, typename, topic, qos, on_sample
+        )  # rcl drops undecodable samples itself
+
+    def create_service(self, srv_typename: str, name: str, qos: QoSProfile,
+                       handler: Callable[[bytes, Callable[..., None]], None]) -> _Service:  # fmt: skip
+        return _Service(self._node, srv_typename, name, qos, handler)
+
+    def create_client(self, srv_typename: str, name: str, qos: QoSProfile) -> _Client:
+        return _Client(self._node, srv_typename, name, qos)
+
+    def destroy(self) -> None:
+        self._backend._drop_node(self._node)
+
+
+class _Graph:
+    def __init__(self, node: _RclNode) -> None:
+        self._node = node
+
+    def node_names(self) -> list[tuple[str, str]]:
+        return [(n, ns) for n, ns in self._node.get_node_names_and_namespaces() if not n.startswith("_")]
+
+    def topic_names_and_types(self) -> dict[str, list[str]]:
+        return {name: list(types) for name, types in self._node.get_topic_names_and_types()}
+
+    def service_names_and_types(self) -> dict[str, list[str]]:
+        return {name: list(types) for name, types in self._node.get_service_names_and_types()}
+
+    def count_publishers(self, topic: str) -> int:
+        return self._node.count_publishers(topic)
+
+    def count_subscribers(self, topic: str) -> int:
+        return self._node.count_subscribers(topic)
+
+    def wait_until(self, predicate: Callable[[Any], bool], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not predicate(self):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+
+class RclpyBackend:
+    """One rclpy context and executor for the process (see the module docstring)."""
+
+    name = "rclpy"
+
+    def __init__(self) -> None:
+        self._context = rclpy.Context()
+        init_kwargs: dict[str, Any] = {"args": [], "context": self._context}
+        try:
+            from rclpy.signals import SignalHandlerOptions
+
+            init_kwargs["signal_handler_options"] = SignalHandlerOptions.NO
+        except ImportError:  # distros before Humble install rclpy's handlers unconditionally
+            pass
+        rclpy.init(**init_kwargs)
+        rmw = get_rmw_implementation_identifier()
+        if rmw != EXPECTED_RMW:
+            _log.warning(
+                "rclpy runs on %s, not %s: lerobot_ros nodes without ROS and rviz on other machines only meet this "
+                "process over rmw_zenoh; export RMW_IMPLEMENTATION=%s and run `ros2 run rmw_zenoh_cpp rmw_zenohd`",
+                rmw, EXPECTED_RMW, EXPECTED_RMW,
+            )  # fmt: skip
+        self._executor = MultiThreadedExecutor(context=self._context)
+        self._lock = threading.Lock()
+        self._graph_node = self._make_node("_lerobot_ros_graph", "/")
+        self._graph = _Graph(self._graph_node)
+        self._thread = threading.Thread(target=self._spin, name="rclpy-executor", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self._executor.spin()
+        except Exception:  # context shut down under the executor
+            if self._context.ok():
+                _log.exception("rclpy executor stopped")
+
+    def _make_node(self, name: str, namespace: str) -> _RclNode:
+        node = _RclNode(
+            name, namespace=namespace, context=self._context, use_global_arguments=False,
+            start_parameter_services=False, parameter_overrides=[],
+            automatically_declare_parameters_from_overrides=False,
+        )  # fmt: skip
+        with self._lock:
+            self._executor.add_node(node)
+        return node
+
+    def _drop_node(self, node: _RclNode) -> None:
+        with self._lock:
+            self._executor.remove_node(node)
+        node.destroy_node()
+
+    @property
+    def graph(self) -> _Graph:
+        return self._graph
+
+    def create_node(self, name: str, namespace: str, *, enclave: str = "/") -> _NodeHandle:
+        if enclave not in ("", "/"):
+            _log.warning("enclave %s ignored: the rclpy backend's context is created without one", enclave)
+        return _NodeHandle(self, name, namespace)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown()
+        self._graph_node.destroy_node()
+        self._context.try_shutdown()
+        self._thread.join(2.0)
