@@ -22,11 +22,10 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
 from lerobot_core.constants import hf_lerobot_home
+from lerobot_core.datasets.format import CODEBASE_VERSION, INFO_PATH
 
 logger = logging.getLogger(__name__)
 
-CODEBASE_VERSION = "v3.0"
-INFO_PATH = "meta/info.json"
 REPO_TYPE = "dataset"
 # Never uploaded: the raw image staging dir of the writer and our atomic-write temp files.
 DEFAULT_IGNORE_PATTERNS = ["images/**", "**/.*.tmp", ".cache/**"]

@@ -19,12 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lerobot_core.datasets.hub import CODEBASE_VERSION, parse_version
+from lerobot_core.datasets.format import CODEBASE_VERSION, EPISODES_DIR, INFO_PATH, STATS_PATH, TASKS_PATH
+from lerobot_core.datasets.hub import parse_version
 
-INFO_PATH = "meta/info.json"
-STATS_PATH = "meta/stats.json"
-TASKS_PATH = "meta/tasks.parquet"
-EPISODES_DIR = "meta/episodes"
 INDEX_COLUMNS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 REQUIRED_INFO_KEYS = ("codebase_version", "fps", "features", "total_episodes", "total_frames", "total_tasks",
                       "chunks_size", "data_path")
