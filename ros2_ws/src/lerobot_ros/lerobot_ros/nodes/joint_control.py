@@ -17,6 +17,7 @@ trajectory is running) the goal becomes the present position once, so a stale ta
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -117,7 +118,7 @@ class Trajectory:
     def __init__(self, times: Sequence[float], points: Sequence[np.ndarray]) -> None:
         if len(times) != len(points) or not times:
             raise ValueError("a trajectory needs as many times as points, and at least one point")
-        if any(b < a for a, b in zip(times, times[1:])):
+        if any(b < a for a, b in itertools.pairwise(times)):
             raise ValueError(f"trajectory times must not decrease, got {list(times)}")
         self.times = np.asarray(times, float)
         self.points = np.stack([np.asarray(p, float) for p in points])
@@ -273,7 +274,7 @@ class JointController:
                 return
             times.append(start + stamp_to_sec(point.time_from_start))
             targets.append(target)
-        if any(b < a for a, b in zip(times, times[1:])):
+        if any(b < a for a, b in itertools.pairwise(times)):
             self._reject("JointTrajectory points' time_from_start must not decrease")
             return
         self._trajectory_from(times, targets, now)

@@ -1,0 +1,114 @@
+"""Node-test fixtures: an in-process Zenoh router, Zenoh contexts on it, the servo-bus emulator with a calibrated
+SO-101 follower on its pty, and helpers that wait for messages.
+
+The router and context fixtures are the runtime's (``tests/runtime/conftest.py``), re-declared here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zenoh
+from lerobot_ros.runtime.spin import reset_shutdown
+from lerobot_ros.runtime.zenoh_backend import ZenohContext
+
+from lerobot_core.motors.calibration import calibration_from_limits, save_calibration
+from lerobot_core.motors.emulator import ServoBusEmulator
+from lerobot_core.robots.so101_model import JOINT_NAMES, joint_limits
+
+_ids = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def zenoh_router() -> Iterator[str]:
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    config = zenoh.Config()
+    config.insert_json5("mode", '"router"')
+    config.insert_json5("listen/endpoints", json.dumps([endpoint]))
+    config.insert_json5("scouting/multicast/enabled", "false")
+    config.insert_json5("timestamping/enabled", '{"router": true, "peer": true, "client": true}')
+    router = zenoh.open(config)
+    yield endpoint
+    router.close()
+
+
+@pytest.fixture
+def make_context(zenoh_router: str) -> Iterator[Callable[..., ZenohContext]]:
+    contexts: list[ZenohContext] = []
+
+    def factory() -> ZenohContext:
+        overrides = {"connect/endpoints": json.dumps([zenoh_router]), "listen/endpoints": '["tcp/127.0.0.1:0"]',
+                     "id": f"b{next(_ids):031x}"}  # fmt: skip
+        ctx = ZenohContext(overrides=overrides, router_check_attempts=5)
+        contexts.append(ctx)
+        return ctx
+
+    reset_shutdown()
+    yield factory
+    for ctx in contexts:
+        ctx.close()
+
+
+class Inbox:
+    """Messages of one subscription, with waiting helpers."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, msg: Any) -> None:
+        with self._cond:
+            self.messages.append(msg)
+            self._cond.notify_all()
+
+    def wait(self, predicate: Callable[[Any], bool] = lambda m: True, timeout: float = 10.0) -> Any:
+        """The first message (old or new) matching ``predicate``; fails the test after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for msg in self.messages:
+                    if predicate(msg):
+                        return msg
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    pytest.fail(f"no matching message within {timeout} s ({len(self.messages)} received)")
+                self._cond.wait(remaining)
+
+    def wait_new(self, predicate: Callable[[Any], bool] = lambda m: True, timeout: float = 10.0) -> Any:
+        start = len(self.messages)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for msg in self.messages[start:]:
+                    if predicate(msg):
+                        return msg
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    pytest.fail(f"no new matching message within {timeout} s ({len(self.messages)} received)")
+                self._cond.wait(remaining)
+
+
+@pytest.fixture
+def so101_emulator(tmp_path: Path) -> Iterator[tuple[ServoBusEmulator, Path]]:
+    """A Feetech bus emulator with six STS3215 (ids 1-6) and a calibration file ``<tmp>/calib/test.json`` whose
+    range is the URDF joint range (0 rad at the encoder centre)."""
+    emu = ServoBusEmulator("feetech", {i: "sts3215" for i in range(1, 7)}, max_speed_ticks_s=3000.0)
+    calib_dir = tmp_path / "calib"
+    ids = {name: i for i, name in enumerate(JOINT_NAMES, 1)}
+    save_calibration(calib_dir / "test.json", calibration_from_limits(joint_limits(), ids))
+    yield emu, calib_dir
+    emu.close()
