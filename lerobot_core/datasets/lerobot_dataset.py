@@ -22,10 +22,7 @@ import torch
 from lerobot_core.datasets import format as fmt
 from lerobot_core.datasets.language import LANGUAGE_COLUMNS
 from lerobot_core.datasets.metadata import LeRobotDatasetMetadata
-from lerobot_core.datasets.video import (
-    decode_video_frames,
-    get_safe_default_video_backend,
-)
+from lerobot_core.datasets.video import decode_many, get_safe_default_video_backend
 from lerobot_core.datasets.video_config import VideoEncoderConfig
 
 logger = logging.getLogger(__name__)
@@ -257,13 +254,12 @@ class LeRobotDataset(torch.utils.data.Dataset):
                 else:
                     item[key] = self._rows(key, rows)
         current_ts = float(item["timestamp"])
+        jobs = {}
         for key in meta.video_keys:
             timestamps = query_timestamps.get(key, [current_ts])
             from_ts = episode[f"videos/{key}/from_timestamp"]
-            shifted = [from_ts + ts for ts in timestamps]
-            frames = decode_video_frames(
-                self._video_paths[(ep_index, key)], shifted, self.tolerance_s, self.video_backend
-            )
+            jobs[key] = (self._video_paths[(ep_index, key)], [from_ts + ts for ts in timestamps])
+        for key, frames in decode_many(jobs, self.tolerance_s, self.video_backend).items():
             item[key] = frames.squeeze(0)
         if self.image_transforms is not None:
             for key in meta.camera_keys:

@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,28 @@ def decode_video_frames(
     for i, image in enumerate(images):  # one single-threaded pass: uint8 HWC -> float32 CHW / 255 (IEEE, as torch)
         np.divide(image.transpose(2, 0, 1), np.float32(255), out=out[i], dtype=np.float32)
     return torch.from_numpy(out)
+
+
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _decode_pool() -> ThreadPoolExecutor:
+    """Threads that decode several cameras of one item at once (PyAV releases the GIL while decoding)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():  # never reuse a pool inherited through fork
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2), thread_name_prefix="decode"))
+    return _POOL[1]
+
+
+def decode_many(
+    jobs: dict[str, tuple[str | Path, list[float]]], tolerance_s: float, backend: str | None = None
+) -> dict[str, torch.Tensor]:
+    """Decode ``{key: (video_path, timestamps)}``, several files in parallel; float32 (N, 3, H, W) each."""
+    if len(jobs) <= 1 or (backend or "pyav") != "pyav":
+        return {k: decode_video_frames(p, ts, tolerance_s, backend) for k, (p, ts) in jobs.items()}
+    pool = _decode_pool()
+    futures = {k: pool.submit(decode_video_frames, p, ts, tolerance_s, backend) for k, (p, ts) in jobs.items()}
+    return {k: f.result() for k, f in futures.items()}
 
 
 # ------------------------------------------------------------------------------------------ stream info
