@@ -117,9 +117,15 @@ def test_desired_encoding_conversions_match_opencv() -> None:
     m16 = conv.numpy_to_image(np.array([[0, 128, 65535]], np.uint16), "mono16")
     assert conv.image_to_numpy(m16, "mono8").tolist() == [[0, 0, 255]]
     depth = conv.numpy_to_image(np.array([[-3.0, 1.6, 300.0]], np.float32), "32FC1")
-    assert conv.image_to_numpy(depth, "mono8").tolist() == [[0, 2, 255]]
+    assert conv.image_to_numpy(depth, "8UC1").tolist() == [[0, 2, 255]]  # convertTo: unscaled, saturated
+    assert conv.image_to_numpy(m16, "16UC1").tolist() == [[0, 128, 65535]]
+    assert conv.image_to_numpy(conv.numpy_to_image(bgr, "bgr8"), "8UC3").tolist() == bgr.tolist()
+    with pytest.raises(ValueError, match=r"\[32FC1\] is not a color format. but \[mono8\] is"):
+        conv.image_to_numpy(depth, "mono8")
     with pytest.raises(ValueError, match="channel counts differ"):
-        conv.image_to_numpy(depth, "bgr8")
+        conv.image_to_numpy(depth, "8UC3")
+    with pytest.raises(ValueError, match="channel counts differ"):
+        conv.image_to_numpy(msg, "8UC1")
 
 
 @pytest.mark.parametrize("use_opencv", [True, False])

@@ -9,7 +9,11 @@ Images follow cv_bridge (``CvBridge.imgmsg_to_cv2`` / ``cv2_to_imgmsg`` / ``comp
   (``is_bigendian``) is byte-swapped to a native-order array. The result is a C-contiguous copy.
 - ``image_to_numpy(msg, desired_encoding)`` converts like cv_bridge's ``cvtColor2``: channel reorders and
   alpha add/drop between rgb/bgr/rgba/bgra, colour ⇄ mono via OpenCV's ``cvtColor`` (needs ``opencv-python``),
-  and 8 ⇄ 16 bit depth changes scaled by 65535/255 (rounded half to even, saturated), as ``convertTo`` does.
+  then 8 ⇄ 16 bit depth changes scaled by 65535/255 (other depth changes unscaled; rounded half to even and
+  saturated, as ``convertTo``). As in cv_bridge, a non-colour source (``16UC1``, ``32FC1``) converts only to a
+  non-colour encoding with the same channel count, and a colour source to a non-colour one only when the
+  channel count is kept. One deliberate difference: a ``step`` that is not a multiple of the pixel size is
+  honoured here (cv_bridge would mis-stride such rows).
 - ``numpy_to_image(arr, encoding)`` = ``cv2_to_imgmsg``: the array's dtype and channel count must match the
   encoding (``"passthrough"`` writes the OpenCV type name such as ``8UC3``), ``step = width × pixel size``
   (no padding), ``is_bigendian`` only for an explicitly big-endian dtype.
@@ -175,9 +179,12 @@ def _convert(image: np.ndarray, src: str, dst: str) -> np.ndarray:
     ddtype, dchannels = _encoding_info(dst)
     if sfam and dfam:
         image = _color(image, sfam, dfam, sdepth)
+    elif dfam:  # cv_bridge refuses to invent colour information
+        raise ValueError(f"cannot convert {src} to {dst}: [{src}] is not a color format. but [{dst}] is")
     elif image.shape[2:] != ((dchannels,) if dchannels > 1 else ()):
-        raise ValueError(f"cannot convert {src} to {dst}: [{src if not sfam else dst}] is not a colour format and the "
-                         "channel counts differ")  # fmt: skip
+        raise ValueError(
+            f"cannot convert {src} to {dst}: [{dst}] is not a color format and the channel counts differ"
+        )
     if sdepth == 8 and ddepth == 16:
         return _saturate(image * (65535.0 / 255.0), ddtype)
     if sdepth == 16 and ddepth == 8:
