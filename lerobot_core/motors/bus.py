@@ -75,7 +75,7 @@ class MotorsBus:
         motors: dict[str, Motor],
         calibration: dict[str, MotorCalibration] | None = None,
         baudrate: int = 1_000_000,
-        timeout_s: float = 0.02,
+        timeout_s: float = 0.01,
         num_retry: int = 2,
     ) -> None:
         self.port = port

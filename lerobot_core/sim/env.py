@@ -69,6 +69,8 @@ class SO101Sim:
         self._dof_adr = np.array([self.model.jnt_dofadr[self.model.joint(n).id] for n in JOINT_NAMES])
         self._ctrl_range = self.model.actuator_ctrlrange.copy()
         self._cube_qpos = self.model.jnt_qposadr[self.model.body("cube").jntadr[0]]
+        self._gains = (self.model.actuator_gainprm.copy(), self.model.actuator_biasprm.copy())
+        self.torque_enabled = True
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         self._expert = None
         self.step_count = 0
@@ -87,6 +89,7 @@ class SO101Sim:
         y = rng.uniform(*cfg.cube_y_range)
         yaw = rng.uniform(*cfg.cube_yaw_range)
         mujoco.mj_resetData(self.model, self.data)
+        self.set_torque(True)
         self.data.qpos[self._qpos_adr] = HOME_POSE
         self.data.ctrl[:] = HOME_POSE
         c = self._cube_qpos
@@ -135,6 +138,15 @@ class SO101Sim:
         if arr.shape != (len(JOINT_NAMES),):
             raise ValueError(f"action must have {len(JOINT_NAMES)} values ({list(JOINT_NAMES)}), got {arr.shape}")
         return arr
+
+    def set_torque(self, enabled: bool) -> None:
+        """Servo torque on (position control) or off (joints go limp, like a real arm)."""
+        gain, bias = self._gains
+        self.model.actuator_gainprm[:] = gain if enabled else 0.0
+        self.model.actuator_biasprm[:] = bias if enabled else 0.0
+        if enabled:  # hold where the arm is now rather than jump to a stale target
+            self.data.ctrl[:] = np.clip(self.joint_positions(), self._ctrl_range[:, 0], self._ctrl_range[:, 1])
+        self.torque_enabled = enabled
 
     def expert_action(self) -> np.ndarray:
         """The scripted expert's joint targets for the current step (radians)."""
