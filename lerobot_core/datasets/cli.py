@@ -37,7 +37,10 @@ def _add_target(p: argparse.ArgumentParser, *, revision: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lerobot-core dataset", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="lerobot-core dataset",
+        description="Inspect, check and move LeRobot v3.0 datasets (a local directory or a Hub repo id).",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{info,validate,push,pull}")
 
     p = sub.add_parser("info", help="human summary: fps, robot, episodes, frames, features, cameras, tasks, size")
