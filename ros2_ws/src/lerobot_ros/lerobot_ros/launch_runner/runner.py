@@ -152,14 +152,16 @@ class _Output:
         self.lock = threading.Lock()
         self.log_file = log_file
 
-    def pump(self, stream: IO[bytes], label: str, to_screen: bool, screen: IO[str]) -> threading.Thread:
+    def pump(
+        self, stream: IO[bytes], label: str, to_screen: bool, screen: IO[str], to_file: bool
+    ) -> threading.Thread:
         def run() -> None:
             for raw in iter(stream.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 with self.lock:
                     if to_screen:
                         print(f"[{label}] {line}", file=screen, flush=True)
-                    if self.log_file is not None:
+                    if to_file and self.log_file is not None:
                         self.log_file.write(f"[{label}] {line}\n")
                         self.log_file.flush()
             stream.close()
@@ -220,8 +222,11 @@ class _Launch:
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
             _say("INFO", label, f"process started with pid [{proc.pid}]")
-            self.threads.append(self.output.pump(proc.stdout, label, spec.output != "log", sys.stdout))
-            self.threads.append(self.output.pump(proc.stderr, label, True, sys.stderr))
+            to_file = spec.output in ("log", "both")
+            self.threads.append(
+                self.output.pump(proc.stdout, label, spec.output != "log", sys.stdout, to_file)
+            )
+            self.threads.append(self.output.pump(proc.stderr, label, True, sys.stderr, to_file))
             self.procs.append((spec, label, proc))
 
     def supervise(self, stop: threading.Event) -> int:
