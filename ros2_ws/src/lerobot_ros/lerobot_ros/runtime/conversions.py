@@ -149,7 +149,7 @@ def numpy_to_image(
         dtype, want = _encoding_info(encoding)
         if _cv_type(dtype, want) != cv_type:
             raise ValueError(f"encoding specified as {encoding}, but image has incompatible type {cv_type}")
-    data = np.frombuffer(np.ascontiguousarray(arr).tobytes(), np.uint8)
+    data = np.array(arr, order="C", copy=True).reshape(-1).view(np.uint8)  # one copy, C order, writable
     height = arr.shape[0]
     return msg_class("sensor_msgs/msg/Image")(
         header=header if header is not None else _header(stamp, frame_id),
