@@ -26,6 +26,11 @@ def share_files(folder: str) -> list[tuple[str, list[str]]]:
 NODES: dict[str, str] = {
     "demo_talker": "lerobot_ros.nodes.demo_talker:main",
     "demo_listener": "lerobot_ros.nodes.demo_listener:main",
+    "robot_driver": "lerobot_ros.nodes.robot_driver:main",
+    "camera": "lerobot_ros.nodes.camera:main",
+    "sim": "lerobot_ros.nodes.sim:main",
+    "teleop": "lerobot_ros.nodes.teleop:main",
+    "robot_description": "lerobot_ros.nodes.robot_description:main",
 }
 
 setup(
