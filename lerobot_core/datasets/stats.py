@@ -49,7 +49,13 @@ def downsample_factor(height: int, width: int, target_size: int = 150, max_size_
 
 def thumbnail(image_hwc: np.ndarray) -> np.ndarray:
     """The strided copy of an HWC uint8 image that image statistics are computed on."""
-    step = downsample_factor(image_hwc.shape[0], image_hwc.shape[1])
+    height, width, channels = image_hwc.shape
+    step = downsample_factor(height, width)
+    if step == 1:
+        return image_hwc.copy()
+    if image_hwc.dtype == np.uint8 and image_hwc.flags.c_contiguous:
+        pixels = image_hwc.view(np.dtype((np.void, channels)))  # gather whole pixels: ~2x faster
+        return np.ascontiguousarray(pixels[::step, ::step]).view(np.uint8).reshape(-1, (width + step - 1) // step, channels)
     return np.ascontiguousarray(image_hwc[::step, ::step])
 
 
