@@ -42,7 +42,7 @@ def node_table() -> dict[str, str]:
     From the source checkout's setup.py when present (so a node added there works before reinstalling),
     else from the installed distribution's console scripts.
     """
-    if _SETUP.is_file():
+    if _SETUP.is_file() and _SETUP.with_name("package.xml").is_file():  # the lerobot_ros source package
         return _from_setup(_SETUP)
     try:
         scripts = metadata.distribution(DISTRIBUTION).entry_points
