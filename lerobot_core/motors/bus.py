@@ -165,6 +165,53 @@ class MotorsBus:
         if self._serial is not None:
             self._serial.baudrate = baudrate
 
+    def setup_motor(self, motor: str, scan_baudrates: Iterable[int] | None = None) -> None:
+        """Give the only motor on the bus ``motor``'s id and the bus' baud rate (upstream's ``setup_motor``).
+
+        Connect exactly one motor (factory settings or any id/baud): its baud rate is found by broadcast pings.
+        """
+        target = self.motors[motor]
+        wanted = self.baudrate
+        found: tuple[int, int] | None = None
+        for baud in [wanted, *[b for b in (scan_baudrates or sorted(self.baudrates, reverse=True)) if b != wanted]]:
+            self.set_baudrate(baud)
+            replies = self.broadcast_ping()
+            if len(replies) > 1:
+                self.set_baudrate(wanted)
+                raise MotorBusError(f"{len(replies)} motors answer at {baud} baud (ids {sorted(replies)}); "
+                                    f"connect only the {motor!r} motor")  # fmt: skip
+            if replies:
+                (found_id, model), = replies.items()
+                if model != self.models[target.model]:
+                    self.set_baudrate(wanted)
+                    raise MotorBusError(f"the connected motor is model {model}, {motor!r} needs a {target.model} "
+                                        f"({self.models[target.model]})")  # fmt: skip
+                found = (found_id, baud)
+                break
+        if found is None:
+            self.set_baudrate(wanted)
+            raise MotorBusError(f"no motor answers on {self.port} at any baud rate; check power and cable")
+        found_id, baud = found
+        self._write_id_raw(found_id, "Torque_Enable", 0)
+        self._write_id_raw(found_id, "Lock", 0)
+        # Which id acknowledges an id change differs between firmwares: do not wait, verify by ping below.
+        self._write_id_raw(found_id, "ID", target.id, acknowledged=False)
+        time.sleep(self._timeout_for(16))
+        self._write_id_raw(target.id, "Baud_Rate", self.baudrates[wanted])
+        self.set_baudrate(wanted)
+        if self.ping(motor) is None:
+            raise MotorBusError(f"{motor!r} does not answer at id {target.id}, {wanted} baud after set-up")
+
+    def _write_id_raw(self, motor_id: int, register: str, value: int, acknowledged: bool = True) -> None:
+        if register not in self.table:
+            return  # e.g. Dynamixel has no Lock register
+        addr, size = self._register(register)
+        packet = self.codec.packet(motor_id, p.WRITE, p.write_params(self.codec, addr, self._encode(register, value, size)))
+        if not acknowledged:
+            self._transact(packet, [], None, 0.0)
+        elif motor_id not in self._transact(packet, [motor_id], 0, self._timeout_for(16 + size)):
+            raise MotorBusError(f"motor id {motor_id} did not acknowledge writing {register}={value}")
+
     def _require_connected(self) -> None:
         if not self.is_connected:
             raise ConnectionError(f"{type(self).__name__} on {self.port} is not connected; call connect() first")

@@ -191,6 +191,16 @@ class ServoBusEmulator:
         with self._lock:
             self._corrupt[motor_id] = self._corrupt.get(motor_id, 0) + count
 
+    def plug(self, motor_id: int, model: str) -> None:
+        """Connect a motor with factory settings except its id."""
+        with self._lock:
+            self.motors[motor_id] = self._new_motor(motor_id, model)
+
+    def unplug(self, motor_id: int) -> EmulatedMotor:
+        """Disconnect a motor from the bus and return it (with its memory)."""
+        with self._lock:
+            return self.motors.pop(motor_id)
+
     def silence(self, motor_id: int, silent: bool = True) -> None:
         """Unplug (``True``) or re-plug (``False``) a motor."""
         with self._lock:
@@ -253,6 +263,10 @@ class ServoBusEmulator:
 
     def _write_memory(self, m: EmulatedMotor, addr: int, data: bytes) -> None:
         m.memory[addr : addr + len(data)] = data
+        if addr == self._addr("ID")[0] and data and data[0] != m.motor_id:  # the motor takes its new id
+            self.motors.pop(m.motor_id)
+            m.motor_id = data[0]
+            self.motors[m.motor_id] = m
         torque_addr = self._addr("Torque_Enable")[0]
         if addr <= torque_addr < addr + len(data) and not m.memory[torque_addr]:
             self._sync_goal_to_present(m)

@@ -20,13 +20,14 @@ def calibrate_bus(
     bus: MotorsBus,
     *,
     position_mode: int,
-    prompt: Callable[[str], str] = input,
+    prompt: Callable[[str], str] | None = None,
     stop: threading.Event | Callable[[], bool] | None = None,
     full_turn_motors: Iterable[str] = (),
     drive_modes: dict[str, int] | None = None,
     poll_s: float = 0.02,
 ) -> dict[str, MotorCalibration]:
     """Run the calibration flow on a connected bus, write the result to the motors and return it."""
+    prompt = prompt or input
     full_turn = set(full_turn_motors)
     bus.disable_torque()
     bus.set_operating_mode(position_mode)

@@ -69,7 +69,7 @@ class Arm:
     def is_calibrated(self) -> bool:
         return self.bus.is_calibrated()
 
-    def connect(self, calibrate: bool = True, prompt: Callable[[str], str] = input) -> None:
+    def connect(self, calibrate: bool = True, prompt: Callable[[str], str] | None = None) -> None:
         self.bus.connect()
         if not self.is_calibrated and calibrate:
             self.calibrate(prompt=prompt)
@@ -78,8 +78,9 @@ class Arm:
                                "connect with calibrate=True")  # fmt: skip
         self.configure()
 
-    def calibrate(self, prompt: Callable[[str], str] = input, stop=None) -> dict[str, MotorCalibration]:
+    def calibrate(self, prompt: Callable[[str], str] | None = None, stop=None) -> dict[str, MotorCalibration]:
         """Reuse the calibration file (ENTER) or run the interactive flow ('c'); save it upstream-style."""
+        prompt = prompt or input
         if self.calibration:
             answer = prompt(f"Press ENTER to use the calibration file of {self.name} id {self.id!r}, "
                             "or type 'c' and press ENTER to run calibration: ")  # fmt: skip
@@ -99,6 +100,16 @@ class Arm:
         return self.calibration
 
     position_mode = 0
+
+    def setup_motors(self, prompt: Callable[[str], str] | None = None) -> None:
+        """Give each motor its id and the bus baud rate, one motor connected at a time (last motor first)."""
+        prompt = prompt or input
+        if not self.bus.is_connected:
+            self.bus.connect(handshake=False)
+        for motor in reversed(self.motor_names):
+            prompt(f"Connect the controller board to the '{motor}' motor only and press enter.")
+            self.bus.setup_motor(motor)
+            print(f"'{motor}' motor id set to {self.bus.motors[motor].id}")
 
     def configure(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -130,7 +141,7 @@ class Follower(Arm):
     def action_features(self) -> dict:
         return {f"{m}.pos": float for m in self.motor_names}
 
-    def connect(self, calibrate: bool = True, prompt: Callable[[str], str] = input) -> None:
+    def connect(self, calibrate: bool = True, prompt: Callable[[str], str] | None = None) -> None:
         super().connect(calibrate, prompt)
         for cam in self.cameras.values():
             cam.connect()
