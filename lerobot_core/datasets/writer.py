@@ -3,12 +3,13 @@ per-episode stats, and the commit of each episode (data, videos, episode row, ta
 
 Crash safety: every file is replaced atomically and ``meta/info.json`` (the episode and frame totals)
 is written last. Whatever a crash leaves past those totals (extra data rows, episode rows, video frames
-past the last committed ``to_timestamp``, the ``.staging`` folder) is ignored when reading and dropped
+past the last committed ``to_timestamp``, the ``.cache/staging`` folder) is ignored when reading and dropped
 when appending, so saved episodes stay loadable and the dataset can be reopened to add more.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -40,7 +41,7 @@ from lerobot_core.datasets.video_config import VideoEncoderConfig, camera_encode
 
 logger = logging.getLogger(__name__)
 
-STAGING_DIR = ".staging"
+STAGING_DIR = ".cache/staging"  # under .cache/: never uploaded to the Hub
 # Thumbnails kept per camera for image stats before halving their rate (bounds memory on long episodes).
 MAX_THUMBNAILS = 1000
 
@@ -288,7 +289,7 @@ class DatasetWriter:
             else:
                 from_ts = prev_to
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp.mp4")
+        tmp = target.with_name(f".{target.name}.tmp")
         try:
             inputs = [(staged, duration)] if new_file else [(target, from_ts), (staged, duration)]
             concatenate_videos(inputs, tmp, max_duration_s=duration)
@@ -463,3 +464,5 @@ class DatasetWriter:
                 cam.raw_file.close()
                 cam.raw_file = None
         shutil.rmtree(self.staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.staging.parent.rmdir()  # .cache/ when nothing else lives there

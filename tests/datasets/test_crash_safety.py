@@ -71,7 +71,7 @@ def test_sigkill_mid_episode_keeps_saved_episodes_and_allows_append(tmp_path):
     assert again.meta.total_episodes == 3 and len(again) == 25
     assert float(again[24]["observation.state"][0]) == 304.0
     assert again.meta.episodes["videos/observation.images.front/from_timestamp"][2] == pytest.approx(20 / 30)
-    assert not (root / ".staging").exists()
+    assert not (root / ".cache/staging").exists()
 
 
 FILE_LIMIT = textwrap.dedent(
