@@ -92,6 +92,7 @@ class LeRobotDataset(torch.utils.data.Dataset):
         self.writer: Any = None
         self._requested_episodes = episodes
         self._episode_filter = episode_filter
+        self._num_frames: int | None = None
         self.episodes = self._select_episodes(episodes, episode_filter)
         self.delta_indices = None
         if delta_timestamps is not None:
@@ -166,6 +167,7 @@ class LeRobotDataset(torch.utils.data.Dataset):
 
     def _invalidate(self) -> None:
         self._loaded = False
+        self._num_frames = None
 
     # ----------------------------------------------------------------------------------- properties
     @property
@@ -180,7 +182,10 @@ class LeRobotDataset(torch.utils.data.Dataset):
     def num_frames(self) -> int:
         if self.episodes is None:
             return self.meta.total_frames
-        return sum(self.meta.episodes[e]["length"] for e in self.episodes)
+        if self._num_frames is None:
+            lengths = self.meta.episodes["length"]
+            self._num_frames = sum(lengths[e] for e in self.episodes)
+        return self._num_frames
 
     @property
     def num_episodes(self) -> int:
