@@ -44,7 +44,7 @@ def nodes(make_context) -> Iterator:
     yield sim, camera, client
     for node, obj in reversed(made):
         if isinstance(obj, SimNode):
-            obj.timer.cancel()
+            obj.stop()
             node.destroy()
             obj.sim.close()
         else:

@@ -121,6 +121,8 @@ class RobotDriver:
         self.achieved_hz = 0.0
         self._last_diag = time.monotonic()
         self._last_error_log = 0.0
+        self._loop_lock = threading.Lock()
+        self._closed = False
         self.timer = node.create_timer(1.0 / self.rate_hz, self.step)
         log.info(f"{robot_type} on {self.hardware_id}: joint_states at {self.rate_hz:g} Hz, joints {self.joint_names}")
 
@@ -132,6 +134,11 @@ class RobotDriver:
 
     def step(self) -> None:
         """One control cycle: read, gate and write the goal, publish joint_states (and diagnostics when due)."""
+        with self._loop_lock:
+            if not self._closed:
+                self._step()
+
+    def _step(self) -> None:
         try:
             stamp = time.time()
             present = self.read_present()
@@ -227,6 +234,8 @@ class RobotDriver:
 
     def close(self) -> None:
         self.timer.cancel()
+        with self._loop_lock:
+            self._closed = True
         with self.bus_lock:
             if self.robot.is_connected:
                 self.robot.disconnect()

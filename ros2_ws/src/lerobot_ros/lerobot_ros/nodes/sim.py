@@ -89,6 +89,8 @@ class SimNode:
         self._episode_end: float | None = None
         self.episodes = 1
         self.steps = 0
+        self._loop_lock = threading.Lock()
+        self._closed = False
         self.publish_task()
         self.timer = node.create_timer(1.0 / self.fps, self.step)
         mode = "scripted teleop" if self.scripted else "commands from topics"
@@ -101,6 +103,11 @@ class SimNode:
     # --- loop ----------------------------------------------------------------------------------------------
     def step(self) -> None:
         """One control period: commands through the gate, physics, joint_states, cameras, success."""
+        with self._loop_lock:
+            if not self._closed:
+                self._step()
+
+    def _step(self) -> None:
         sim = self.sim
         if self._reset_requested.is_set() or self._due_for_reset():
             self._reset_requested.clear()
@@ -153,8 +160,15 @@ class SimNode:
         return make("std_srvs/srv/SetBool_Response", success=True,
                     message="e-stop engaged" if request.data else "e-stop released")  # fmt: skip
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Stop the loop (waits for a running step); call before destroying the node."""
         self.timer.cancel()
+        with self._loop_lock:
+            self._closed = True
+
+    def close(self) -> None:
+        """Stop the loop and free the renderers (after the node's executor is gone: GL contexts are per thread)."""
+        self.stop()
         self.sim.close()
 
 
@@ -169,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spin(node)
     finally:
-        sim.timer.cancel()
+        sim.stop()
         node.destroy()  # joins the executor before the renderers go
-        sim.sim.close()
+        sim.close()
     return 0
 
 

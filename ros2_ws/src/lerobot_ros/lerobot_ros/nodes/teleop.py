@@ -20,6 +20,7 @@ Parameters (see ``config/so101_leader.yaml``): ``robot_type`` (so101_leader | so
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any
 
@@ -82,6 +83,8 @@ class Teleop:
         self._t0 = time.monotonic()
         self._start: np.ndarray | None = None
         self.published = 0
+        self._loop_lock = threading.Lock()
+        self._closed = False
         self.timer = node.create_timer(1.0 / rate, self.step)
         node.get_logger().info(f"{robot_type} -> {node.resolve_name(command_topic)} at {rate:g} Hz "
                                f"(handover: {self.handover})")  # fmt: skip
@@ -100,6 +103,11 @@ class Teleop:
         self.published += 1
 
     def step(self) -> None:
+        with self._loop_lock:
+            if not self._closed:
+                self._step()
+
+    def _step(self) -> None:
         now = time.monotonic()
         if self.phase == "waiting":
             if self.follower is None:
@@ -131,6 +139,8 @@ class Teleop:
 
     def close(self) -> None:
         self.timer.cancel()
+        with self._loop_lock:
+            self._closed = True
         if self.leader.is_connected:
             self.leader.disconnect()
 
