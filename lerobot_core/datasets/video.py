@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
@@ -161,11 +162,13 @@ class VideoDecoderCache:
     def __len__(self) -> int:
         return len(self._readers)
 
-    def get_decoder(self, path: str | Path) -> PyAVVideoReader:
+    def get_decoder(self, path: str | Path, factory: Callable[[str], Any] | None = None) -> Any:
         """The open reader for ``path``; a file replaced since it was opened (appended episodes) is reopened."""
         self._check_pid()
-        key = str(path)
-        stat = os.stat(key)
+        factory = factory or PyAVVideoReader
+        name = str(path)
+        key = name if factory is PyAVVideoReader else f"{getattr(factory, '__name__', 'decoder')}:{name}"
+        stat = os.stat(name)
         stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         with self._lock:
             reader = self._readers.get(key)
@@ -174,7 +177,7 @@ class VideoDecoderCache:
                 return reader
             if reader is not None:
                 self._readers.pop(key).close()
-            reader = PyAVVideoReader(key)
+            reader = factory(name)
             reader.stamp = stamp
             self._readers[key] = reader
             while self.max_size is not None and len(self._readers) > self.max_size:
@@ -233,18 +236,33 @@ def decode_video_frames_uint8(
 ) -> torch.Tensor:
     """Frames nearest to ``timestamps`` as a uint8 tensor (N, 3, H, W)."""
     if backend == "torchcodec":
-        return _decode_torchcodec(video_path, timestamps, tolerance_s)
+        return _decode_torchcodec(video_path, timestamps, tolerance_s, cache)
     if backend not in ("pyav", "video_reader"):
         raise ValueError(f"unknown video backend {backend!r}: expected 'pyav' or 'torchcodec'")
     images = _decode_hwc(video_path, timestamps, tolerance_s, cache)
     return torch.from_numpy(np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2)))
 
 
-def _decode_torchcodec(video_path: str | Path, timestamps: list[float], tolerance_s: float) -> torch.Tensor:
-    from torchcodec.decoders import VideoDecoder  # optional dependency
+class TorchCodecReader:
+    """A cached torchcodec ``VideoDecoder`` (used when torchcodec is installed and selected)."""
 
-    decoder = VideoDecoder(str(video_path), seek_mode="approximate")
-    batch = decoder.get_frames_played_at(seconds=[float(t) for t in timestamps])
+    def __init__(self, path: str):
+        from torchcodec.decoders import VideoDecoder  # optional dependency
+
+        self.decoder = VideoDecoder(path, seek_mode="approximate")
+        self.lock = threading.Lock()
+        self.stamp: tuple = ()
+
+    def close(self) -> None:
+        self.decoder = None
+
+
+def _decode_torchcodec(
+    video_path: str | Path, timestamps: list[float], tolerance_s: float, cache: VideoDecoderCache | None = None
+) -> torch.Tensor:
+    reader = (cache or default_decoder_cache()).get_decoder(video_path, TorchCodecReader)
+    with reader.lock:
+        batch = reader.decoder.get_frames_played_at(seconds=[float(t) for t in timestamps])
     found = [float(t) for t in batch.pts_seconds]
     _check_tolerance(str(video_path), [float(t) for t in timestamps], found, tolerance_s, "torchcodec")
     return batch.data
