@@ -538,18 +538,22 @@ def encode_raw_frames(
     camera_encoder: VideoEncoderConfig | None = None,
     encoder_threads: int | None = None,
 ) -> Path:
-    """Batch-encode ``num_frames`` HWC RGB frames stored back to back in ``raw_path``."""
-    frames = np.memmap(raw_path, dtype=np.uint8, mode="r", shape=(num_frames, height, width, 3))
+    """Batch-encode ``num_frames`` HWC RGB frames stored back to back in ``raw_path``.
+
+    Frames are read one at a time into a reused buffer (no memory map), so memory stays flat.
+    """
     writer = EpisodeVideoWriter(out_path, fps, height, width, camera_encoder, encoder_threads)
     try:
-        for i in range(num_frames):
-            writer.write(np.asarray(frames[i]))
+        with open(raw_path, "rb") as raw:
+            for _ in range(num_frames):
+                buffer = np.empty((height, width, 3), dtype=np.uint8)
+                if raw.readinto(memoryview(buffer).cast("B")) != buffer.nbytes:
+                    raise OSError(f"{raw_path}: staged frames are truncated (expected {num_frames})")
+                writer.write(buffer)
         writer.close()
     except BaseException:
         writer.abort()
         raise
-    finally:
-        del frames
     return out_path
 
 
