@@ -103,3 +103,15 @@ def test_so101_sim_launch_runs_and_a_command_moves_the_arm(tmp_path: Path, zenoh
     text = "\n".join(lines)
     assert "[INFO] [sim]: process has finished cleanly" in text
     assert "process has died" not in text and "Traceback" not in text
+
+
+@pytest.mark.e2e
+def test_sim_demo_reports_every_topic_flowing(zenoh_router: str) -> None:
+    from lerobot_ros.nodes.sim_demo import WATCHED, run_sim_demo
+
+    summary = run_sim_demo(duration_s=2.0, width=32, height=24, router=zenoh_router)
+    assert summary["launch_exit_code"] == 0, summary
+    assert summary["all_topics_flowed"], summary
+    assert set(summary["topics"]) == set(WATCHED)
+    assert summary["topics"]["/joint_states"]["rate_hz"] > 5
+    assert "cube" in summary["task"]
