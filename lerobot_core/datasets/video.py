@@ -9,6 +9,7 @@ decoding forward, random reads seek to the nearest preceding keyframe.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
@@ -396,10 +397,12 @@ class _CameraEncoderThread(threading.Thread):
     """Consumes (frame_index, rgb) from a bounded queue; fills gaps left by dropped frames with the
     previous frame so the video keeps exactly one frame per dataset row."""
 
-    def __init__(self, key: str, writer: EpisodeVideoWriter, frame_queue: queue.Queue):
+    def __init__(self, key: str, path: Path, make_writer: Callable[[], EpisodeVideoWriter], frame_queue: queue.Queue):
         super().__init__(name=f"encoder-{key}", daemon=True)
         self.key = key
-        self.writer = writer
+        self.path = path
+        self._make_writer = make_writer
+        self.writer: EpisodeVideoWriter | None = None
         self.queue = frame_queue
         self.error: BaseException | None = None
         self.total_frames: int | None = None
@@ -407,6 +410,8 @@ class _CameraEncoderThread(threading.Thread):
 
     def run(self) -> None:
         try:
+            # Opening the encoder (SVT-AV1 set-up takes tens of ms) happens here, never in add_frame.
+            self.writer = writer = self._make_writer()
             while True:
                 item = self.queue.get()
                 if item is _STOP:
@@ -415,18 +420,20 @@ class _CameraEncoderThread(threading.Thread):
                 if index is None:  # end of episode marker with the final frame count
                     self.total_frames = rgb
                     continue
-                missing = index - self.writer.frames_written
+                missing = index - writer.frames_written
                 for _ in range(missing):
-                    self.writer.write(self._last if self._last is not None else rgb)
-                self.writer.write(rgb)
+                    writer.write(self._last if self._last is not None else rgb)
+                writer.write(rgb)
                 self._last = rgb
             if self.total_frames is not None and self._last is not None:
-                while self.writer.frames_written < self.total_frames:
-                    self.writer.write(self._last)
-            self.writer.close()
-        except BaseException as e:  # surfaced by StreamingVideoEncoder.finish_episode
+                while writer.frames_written < self.total_frames:
+                    writer.write(self._last)
+            writer.close()
+        except BaseException as e:  # surfaced by StreamingVideoEncoder.feed / finish_episode
             self.error = e
             _drain(self.queue)
+            if self.writer is not None:
+                self.writer.abort()
 
 
 class StreamingVideoEncoder:
@@ -461,9 +468,11 @@ class StreamingVideoEncoder:
         """``outputs``: video key -> (temporary mp4 path, height, width)."""
         self.cancel_episode()
         for key, (path, height, width) in outputs.items():
-            writer = EpisodeVideoWriter(path, self.fps, height, width, self.camera_encoder, self.encoder_threads)
+            make_writer = functools.partial(
+                EpisodeVideoWriter, path, self.fps, height, width, self.camera_encoder, self.encoder_threads
+            )
             q: queue.Queue = queue.Queue(maxsize=self.queue_maxsize)
-            thread = _CameraEncoderThread(key, writer, q)
+            thread = _CameraEncoderThread(key, Path(path), make_writer, q)
             thread.start()
             self._threads[key], self._queues[key] = thread, q
             self.dropped_frames[key] = 0
@@ -504,7 +513,7 @@ class StreamingVideoEncoder:
             thread.join()
             if thread.error is not None:
                 errors.append(f"{key}: {thread.error}")
-            paths[key] = thread.writer.path
+            paths[key] = thread.path
         self._threads, self._queues = {}, {}
         if errors:
             for path in paths.values():
@@ -518,7 +527,7 @@ class StreamingVideoEncoder:
             self._queues[key].put(_STOP)
         for thread in self._threads.values():
             thread.join()
-            thread.writer.path.unlink(missing_ok=True)
+            thread.path.unlink(missing_ok=True)
         self._threads, self._queues = {}, {}
 
 
