@@ -228,6 +228,11 @@ COMMANDS = {"info": _cmd_info, "validate": _cmd_validate, "push": _cmd_push, "pu
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("from-bag", "inspect-bag"):  # rosbag2 conversion: lerobot_core.recording
+        from lerobot_core.recording.cli import main as bag_main
+
+        return bag_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
