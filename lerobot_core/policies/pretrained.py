@@ -86,7 +86,7 @@ class PreTrainedPolicy(nn.Module, abc.ABC):
         self.config.save_pretrained(save_directory)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         with atomic_path(save_directory / SAFETENSORS_SINGLE_FILE) as tmp:
-            save_file(state, str(tmp), metadata={"format": "pt"})
+            save_file(state, str(tmp))
 
     @classmethod
     def from_pretrained(

@@ -239,12 +239,42 @@ def _bn_scale_shift(bn: nn.Module) -> tuple[Tensor, Tensor] | None:
     return None
 
 
+def _pointwise_conv_ops():
+    """oneDNN's fused conv(+add)+ReLU kernels (inference only), or None when this torch lacks them."""
+    try:
+        op = torch.ops.mkldnn._convolution_pointwise
+        if not torch.backends.mkldnn.is_available():
+            return None
+        x = torch.randn(1, 2, 5, 5).contiguous(memory_format=torch.channels_last)
+        w, b, other = torch.randn(3, 2, 3, 3), torch.randn(3), torch.randn(1, 3, 5, 5)
+        ref = torch.nn.functional.conv2d(x, w, b, 1, 1)
+        with torch.no_grad():
+            y1 = op(x, w, b, [1, 1], [1, 1], [1, 1], 1, "relu", [], "")
+            y2 = op.binary(x, other.contiguous(memory_format=torch.channels_last), w, b, [1, 1], [1, 1], [1, 1], 1,
+                           "add", None, "relu", [], "")
+        if torch.allclose(y1, ref.relu(), atol=1e-5) and torch.allclose(y2, (ref + other).relu(), atol=1e-5):
+            return op
+    except Exception:  # private op missing or with another signature in this torch build
+        return None
+    return None
+
+
+_FUSED_OPS: list = []
+
+
+def fused_conv_ops():
+    if not _FUSED_OPS:
+        _FUSED_OPS.append(_pointwise_conv_ops())
+    return _FUSED_OPS[0]
+
+
 class FoldedTrunk:
     """Runs a ``ResNetTrunk`` with each frozen batch norm folded into the preceding convolution.
 
     Mathematically identical to the plain forward (conv → x·scale + shift becomes one conv with scaled
     weights and a bias), but it skips one full pass over every activation map, forward and backward.
-    Without autograd the folded weights are cached and rebuilt when a weight changes.
+    Without autograd the folded weights are cached (channels-last, rebuilt when a weight changes) and
+    ReLU and the residual add run inside oneDNN's convolution kernel when available.
     """
 
     def __init__(self, trunk: ResNetTrunk):
@@ -258,10 +288,9 @@ class FoldedTrunk:
             for m in trunk.modules()
         )
 
-    def _folded(self, conv: nn.Conv2d, bn: nn.Module) -> tuple[Tensor, Tensor]:
-        tensors = (conv.weight, *[t for t in bn.state_dict(keep_vars=True).values() if isinstance(t, Tensor)])
-        grad = torch.is_grad_enabled() and conv.weight.requires_grad
+    def _folded(self, conv: nn.Conv2d, bn: nn.Module, grad: bool) -> tuple[Tensor, Tensor]:
         if not grad:
+            tensors = (conv.weight, *[t for t in bn.state_dict(keep_vars=True).values() if isinstance(t, Tensor)])
             key = tuple(t._version for t in tensors) + tuple(t.data_ptr() for t in tensors)
             hit = self._cache.get(id(conv))
             if hit is not None and hit[0] == key:
@@ -270,29 +299,41 @@ class FoldedTrunk:
         weight = conv.weight * scale.reshape(-1, 1, 1, 1)
         if not grad:
             with torch.inference_mode(False), torch.no_grad():
-                weight, shift = weight.clone(), shift.clone()
+                weight = weight.contiguous(memory_format=torch.channels_last).clone(
+                    memory_format=torch.channels_last)
+                shift = shift.clone()
             self._cache[id(conv)] = (key, weight, shift)
         return weight, shift
 
-    def _conv_bn(self, x: Tensor, conv: nn.Conv2d, bn: nn.Module) -> Tensor:
-        weight, bias = self._folded(conv, bn)
-        return torch.nn.functional.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    def _conv_bn(self, x: Tensor, conv: nn.Conv2d, bn: nn.Module, grad: bool, relu: bool = False,
+                 residual: Tensor | None = None) -> Tensor:
+        weight, bias = self._folded(conv, bn, grad)
+        op = None if grad else fused_conv_ops()
+        if op is not None and x.is_contiguous(memory_format=torch.channels_last) and conv.groups == 1:
+            args = (list(conv.padding), list(conv.stride), list(conv.dilation), 1)
+            if residual is not None:
+                return op.binary(x, residual.contiguous(memory_format=torch.channels_last), weight, bias, *args,
+                                 "add", None, "relu", [], "")
+            return op(x, weight, bias, *args, "relu" if relu else "none", [], "")
+        out = torch.nn.functional.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        if residual is not None:
+            out = out + residual
+            relu = True
+        return torch.nn.functional.relu(out, inplace=not grad) if relu else out
 
-    def _block(self, block: nn.Module, x: Tensor) -> Tensor:
-        relu = torch.nn.functional.relu
-        identity = x if block.downsample is None else self._conv_bn(x, block.downsample[0], block.downsample[1])
-        out = relu(self._conv_bn(x, block.conv1, block.bn1))
+    def _block(self, block: nn.Module, x: Tensor, grad: bool) -> Tensor:
+        identity = x if block.downsample is None else self._conv_bn(x, block.downsample[0], block.downsample[1], grad)
+        out = self._conv_bn(x, block.conv1, block.bn1, grad, relu=True)
         if isinstance(block, Bottleneck):
-            out = relu(self._conv_bn(out, block.conv2, block.bn2))
-            out = self._conv_bn(out, block.conv3, block.bn3)
-        else:
-            out = self._conv_bn(out, block.conv2, block.bn2)
-        return relu(out + identity)
+            out = self._conv_bn(out, block.conv2, block.bn2, grad, relu=True)
+            return self._conv_bn(out, block.conv3, block.bn3, grad, residual=identity)
+        return self._conv_bn(out, block.conv2, block.bn2, grad, residual=identity)
 
     def __call__(self, x: Tensor) -> Tensor:
         t = self.trunk
-        x = t.maxpool(torch.nn.functional.relu(self._conv_bn(x, t.conv1, t.bn1)))
+        grad = torch.is_grad_enabled() and t.conv1.weight.requires_grad
+        x = t.maxpool(self._conv_bn(x, t.conv1, t.bn1, grad, relu=True))
         for layer in (t.layer1, t.layer2, t.layer3, t.layer4):
             for block in layer:
-                x = self._block(block, x)
+                x = self._block(block, x, grad)
         return x

@@ -148,3 +148,13 @@ def test_backbone_weights_from_local_file(tmp_path: Path) -> None:
     policy = make_policy(cfg, features=DATASET_FEATURES)
     assert torch.equal(policy.model.backbone.conv1.weight, source.conv1.weight)
     assert policy.predict_action_chunk(random_batch(cfg, 1)).shape == (1, 5, 3)
+
+
+@pytest.mark.parametrize("policy_type", ["act", "diffusion"])
+def test_fresh_config_has_upstream_keys(policy_type: str, upstream_fixtures: Path, tmp_path: Path) -> None:
+    upstream = json.loads((upstream_fixtures / policy_type / "pretrained_model" / "config.json").read_text())
+    cfg = make_policy_config(policy_type, device="cpu")
+    cfg.save_pretrained(tmp_path)
+    ours = json.loads((tmp_path / "config.json").read_text())
+    assert list(ours) == list(upstream)  # same keys, same order
+    assert ours["type"] == policy_type and ours["normalization_mapping"].keys() == {"VISUAL", "STATE", "ACTION"}

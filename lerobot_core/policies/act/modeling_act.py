@@ -198,7 +198,7 @@ class ACT(nn.Module):
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
 
-    def _latent(self, batch: dict[str, Any], batch_size: int, device: torch.device) -> tuple[Tensor, Any, Any]:
+    def _latent(self, batch: dict[str, Any], batch_size: int, device: torch.device, fast: bool) -> tuple[Tensor, Any, Any]:
         cfg = self.config
         if not (cfg.use_vae and self.training and ACTION in batch):
             if cfg.use_vae and self.training:
@@ -215,7 +215,7 @@ class ACT(nn.Module):
         pad = torch.full((batch_size, 2 if state else 1), False, device=device)
         key_padding_mask = torch.cat([pad, batch["action_is_pad"]], dim=1)
         cls_out = self.vae_encoder(vae_in.permute(1, 0, 2), pos_embed=pos.permute(1, 0, 2),
-                                   key_padding_mask=key_padding_mask)[0]
+                                   key_padding_mask=key_padding_mask, fast=fast)[0]
         params = self.vae_encoder_latent_output_proj(cls_out)
         mu, log_sigma_x2 = params[:, : cfg.latent_dim], params[:, cfg.latent_dim :]
         return mu + log_sigma_x2.div(2).exp() * torch.randn_like(mu), mu, log_sigma_x2
@@ -252,7 +252,7 @@ class ACT(nn.Module):
             batch_size, device = batch[OBS_IMAGES][0].shape[0], batch[OBS_IMAGES][0].device
         else:
             batch_size, device = batch[OBS_ENV_STATE].shape[0], batch[OBS_ENV_STATE].device
-        latent, mu, log_sigma_x2 = self._latent(batch, batch_size, device)
+        latent, mu, log_sigma_x2 = self._latent(batch, batch_size, device, fast)
 
         tokens = [self.encoder_latent_input_proj(latent).unsqueeze(0)]
         pos = [self.encoder_1d_feature_pos_embed.weight.unsqueeze(1)]
@@ -271,6 +271,27 @@ class ACT(nn.Module):
         decoder_out = self.decoder(decoder_in, encoder_out, encoder_pos_embed=encoder_pos,
                                    decoder_pos_embed=self.decoder_pos_embed.weight.unsqueeze(1), fast=fast)
         return self.action_head(decoder_out.transpose(0, 1)), (mu, log_sigma_x2)
+
+
+def fast_attention(mha: nn.MultiheadAttention, query: Tensor, key: Tensor, value: Tensor,
+                   key_padding_mask: Tensor | None = None) -> Tensor:
+    """``nn.MultiheadAttention`` (same parameters) for batch-first inputs via fused scaled-dot-product
+    attention: query and key share one projection GEMM when they are the same tensor, and no attention
+    weights are materialized. ``key_padding_mask``: (B, S), True = ignore."""
+    e, h = mha.embed_dim, mha.num_heads
+    w, b = mha.in_proj_weight, mha.in_proj_bias
+    if query is key:
+        q, k = F.linear(query, w[: 2 * e], b[: 2 * e]).split(e, dim=-1)
+    else:
+        q, k = F.linear(query, w[:e], b[:e]), F.linear(key, w[e : 2 * e], b[e : 2 * e])
+    v = F.linear(value, w[2 * e :], b[2 * e :])
+    bsz, lq, lk = q.shape[0], q.shape[1], k.shape[1]
+    q = q.reshape(bsz, lq, h, e // h).transpose(1, 2)
+    k = k.reshape(bsz, lk, h, e // h).transpose(1, 2)
+    v = v.reshape(bsz, lk, h, e // h).transpose(1, 2)
+    mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=mha.dropout if mha.training else 0.0)
+    return mha.out_proj(out.transpose(1, 2).reshape(bsz, lq, e))
 
 
 def _activation(name: str):
@@ -298,7 +319,10 @@ class ACTEncoderLayer(nn.Module):
         if self.pre_norm:
             x = self.norm1(x)
         q = k = x if pos_embed is None else x + pos_embed
-        x = self.self_attn(q, k, value=x, key_padding_mask=key_padding_mask, need_weights=not fast)[0]
+        if fast:
+            x = fast_attention(self.self_attn, q, k, x, key_padding_mask)
+        else:
+            x = self.self_attn(q, k, value=x, key_padding_mask=key_padding_mask)[0]
         x = skip + self.dropout1(x)
         if self.pre_norm:
             skip = x
@@ -323,9 +347,14 @@ class ACTEncoder(nn.Module):
 
     def forward(self, x: Tensor, pos_embed: Tensor | None = None, key_padding_mask: Tensor | None = None,
                 fast: bool = False) -> Tensor:
+        """``x``: (seq, batch, dim). The fast path runs the layers batch-first (no attention re-layouts)."""
+        if fast:
+            x = x.transpose(0, 1).contiguous()
+            pos_embed = None if pos_embed is None else pos_embed.transpose(0, 1)
         for layer in self.layers:
             x = layer(x, pos_embed=pos_embed, key_padding_mask=key_padding_mask, fast=fast)
-        return self.norm(x)
+        x = self.norm(x)
+        return x.transpose(0, 1) if fast else x
 
 
 class ACTDecoderLayer(nn.Module):
@@ -356,7 +385,7 @@ class ACTDecoderLayer(nn.Module):
         if self.pre_norm:
             x = self.norm1(x)
         q = k = self._add(x, decoder_pos_embed)
-        x = self.self_attn(q, k, value=x, need_weights=not fast)[0]
+        x = fast_attention(self.self_attn, q, k, x) if fast else self.self_attn(q, k, value=x)[0]
         x = skip + self.dropout1(x)
         if self.pre_norm:
             skip = x
@@ -364,8 +393,11 @@ class ACTDecoderLayer(nn.Module):
         else:
             x = self.norm1(x)
             skip = x
-        x = self.multihead_attn(query=self._add(x, decoder_pos_embed), key=self._add(encoder_out, encoder_pos_embed),
-                                value=encoder_out, need_weights=not fast)[0]
+        q, k = self._add(x, decoder_pos_embed), self._add(encoder_out, encoder_pos_embed)
+        if fast:
+            x = fast_attention(self.multihead_attn, q, k, encoder_out)
+        else:
+            x = self.multihead_attn(query=q, key=k, value=encoder_out)[0]
         x = skip + self.dropout2(x)
         if self.pre_norm:
             skip = x
@@ -388,10 +420,15 @@ class ACTDecoder(nn.Module):
 
     def forward(self, x: Tensor, encoder_out: Tensor, decoder_pos_embed: Tensor | None = None,
                 encoder_pos_embed: Tensor | None = None, fast: bool = False) -> Tensor:
+        if fast:
+            x, encoder_out = x.transpose(0, 1).contiguous(), encoder_out.transpose(0, 1)
+            decoder_pos_embed = None if decoder_pos_embed is None else decoder_pos_embed.transpose(0, 1)
+            encoder_pos_embed = None if encoder_pos_embed is None else encoder_pos_embed.transpose(0, 1)
         for layer in self.layers:
             x = layer(x, encoder_out, decoder_pos_embed=decoder_pos_embed, encoder_pos_embed=encoder_pos_embed,
                       fast=fast)
-        return self.norm(x)
+        x = self.norm(x)
+        return x.transpose(0, 1) if fast else x
 
 
 def create_sinusoidal_pos_embedding(num_positions: int, dimension: int) -> Tensor:
