@@ -327,7 +327,8 @@ class JointController:
             return None
         if self._trajectory is not None:
             target = self._trajectory.sample(now)
-            if now >= self._trajectory.end:
+            if now >= self._trajectory.end:  # done: the watchdog counts from its end
+                self._last_command = max(self._last_command, self._trajectory.end)
                 self._trajectory = None
             return self._write(target, present)
         if self._pending is not None:
