@@ -194,9 +194,13 @@ class MotorsBus:
         found_id, baud = found
         self._write_id_raw(found_id, "Torque_Enable", 0)
         self._write_id_raw(found_id, "Lock", 0)
-        # Which id acknowledges an id change differs between firmwares: do not wait, verify by ping below.
-        self._write_id_raw(found_id, "ID", target.id, acknowledged=False)
-        time.sleep(self._timeout_for(16))
+        # Which id acknowledges an id change differs between firmwares: do not wait, verify by pinging.
+        for _ in range(self.num_retry + 1):
+            self._write_id_raw(found_id, "ID", target.id, acknowledged=False)
+            if self.ping(target.id, num_retry=1) is not None:
+                break
+        else:
+            raise MotorBusError(f"the motor did not take id {target.id} for {motor!r}; check the cable and retry")
         self._write_id_raw(target.id, "Baud_Rate", self.baudrates[wanted])
         self.set_baudrate(wanted)
         if self.ping(motor) is None:
@@ -209,8 +213,11 @@ class MotorsBus:
         packet = self.codec.packet(motor_id, p.WRITE, p.write_params(self.codec, addr, self._encode(register, value, size)))
         if not acknowledged:
             self._transact(packet, [], None, 0.0)
-        elif motor_id not in self._transact(packet, [motor_id], 0, self._timeout_for(16 + size)):
-            raise MotorBusError(f"motor id {motor_id} did not acknowledge writing {register}={value}")
+            return
+        for _ in range(self.num_retry + 1):
+            if motor_id in self._transact(packet, [motor_id], 0, self._timeout_for(16 + size)):
+                return
+        raise MotorBusError(f"motor id {motor_id} did not acknowledge writing {register}={value}")
 
     def _require_connected(self) -> None:
         if not self.is_connected:
@@ -330,10 +337,10 @@ class MotorsBus:
                 return int(self._read_raw("Model_Number", motor_id))
         return None
 
-    def broadcast_ping(self) -> dict[int, int]:
-        """``{id: model number}`` of every motor that answers a broadcast ping."""
+    def broadcast_ping(self, timeout_s: float = 0.05) -> dict[int, int]:
+        """``{id: model number}`` of every motor that answers a broadcast ping within ``timeout_s``."""
         replies = self._transact(self.codec.packet(p.BROADCAST_ID, p.PING), list(range(253)), None,
-                                 self._timeout_for(16 * 20), count_missing=False)  # fmt: skip
+                                 timeout_s + self._timeout_for(16 * 20), count_missing=False)  # fmt: skip
         return {mid: (p.decode_uint(pkt.params[:2]) if len(pkt.params) >= 2 else int(self._read_raw("Model_Number", mid)))
                 for mid, pkt in sorted(replies.items())}  # fmt: skip
 

@@ -34,13 +34,15 @@ def calibrate_bus(
     prompt(MIDDLE_PROMPT)
     homings = bus.set_half_turn_homings()
     ranged = [m for m in bus.motors if m not in full_turn]
-    if stop is None:  # ENTER (through ``prompt``) ends the recording
-        done = threading.Event()
-        threading.Thread(target=lambda: (prompt(RANGE_PROMPT), done.set()), daemon=True).start()
-        stop = done
-    else:
-        print(RANGE_PROMPT.splitlines()[0])
-    mins, maxes = bus.record_ranges_of_motion(ranged, stop=stop, poll_s=poll_s) if ranged else ({}, {})
+    # ENTER (``prompt`` returning) ends the recording, or ``stop`` when given.
+    entered = threading.Event()
+    threading.Thread(target=lambda: (prompt(RANGE_PROMPT), entered.set()), daemon=True).start()
+    stop_check = stop.is_set if isinstance(stop, threading.Event) else stop
+
+    def finished() -> bool:
+        return entered.is_set() or (stop_check is not None and stop_check())
+
+    mins, maxes = bus.record_ranges_of_motion(ranged, stop=finished, poll_s=poll_s) if ranged else ({}, {})
     calibration = {}
     for name, motor in bus.motors.items():
         lo, hi = (0, 4095) if name in full_turn else (mins[name], maxes[name])

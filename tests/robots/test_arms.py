@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -33,24 +32,16 @@ def _register_soon(emu: ServoBusEmulator, motor_id: int, name: str, expected: in
     return value
 
 
-def _scripted_user(emu: ServoBusEmulator, stop: threading.Event):
-    """A 'user' who answers prompts and, after the middle pose, sweeps each joint through 1000..3000."""
+def _scripted_user(emu: ServoBusEmulator, move):
+    """A 'user' who answers prompts and, while ranges are recorded, sweeps each joint through 1000..3000."""
     prompts: list[str] = []
-
-    def sweep() -> None:
-        time.sleep(0.05)
-        for i in range(1, 7):
-            for ticks in (1000, 3000, 2047):
-                emu.set_position(i, ticks)
-                time.sleep(0.03)
-        stop.set()
 
     def prompt(message: str) -> str:
         prompts.append(message)
-        if "middle" in message:
-            threading.Thread(target=sweep, daemon=True).start()
         if "Press ENTER to stop" in message:
-            stop.wait(5.0)  # the user presses ENTER once every joint went through its range
+            for i in sorted(emu.motors):
+                for ticks in (1000, 3000, 2047):
+                    move(emu, i, ticks)
         return "c" if "calibration file" in message else ""
 
     return prompt, prompts
@@ -65,13 +56,12 @@ def feetech():
     emu.close()
 
 
-def test_so101_follower_calibrates_saves_upstream_json_and_reuses_it(feetech, tmp_path: Path) -> None:
+def test_so101_follower_calibrates_saves_upstream_json_and_reuses_it(feetech, tmp_path: Path, move_by_hand) -> None:
     config = SO101FollowerConfig(port=feetech.port, id="arm", calibration_dir=tmp_path)
     robot = make_robot(config)
-    stop = threading.Event()
-    prompt, prompts = _scripted_user(feetech, stop)
+    prompt, prompts = _scripted_user(feetech, move_by_hand)
     robot.bus.connect()
-    calib = robot.calibrate(prompt=prompt, stop=stop)
+    calib = robot.calibrate(prompt=prompt)
     robot.configure()
     saved = json.loads((tmp_path / "arm.json").read_text())
     assert list(saved) == list(JOINT_NAMES)
@@ -95,17 +85,16 @@ def test_so101_follower_calibrates_saves_upstream_json_and_reuses_it(feetech, tm
     again.disconnect()
 
 
-def _connected_follower(emu, tmp_path: Path, **kwargs):
+def _connected_follower(emu, tmp_path: Path, move_by_hand, **kwargs):
     config = SO101FollowerConfig(port=emu.port, id="f", calibration_dir=tmp_path, **kwargs)
     robot = make_robot(config)
-    stop = threading.Event()
-    prompt, _ = _scripted_user(emu, stop)
+    prompt, _ = _scripted_user(emu, move_by_hand)
     robot.connect(prompt=prompt)
     return robot
 
 
-def test_send_action_moves_the_arm_and_max_relative_target_clips(feetech, tmp_path: Path) -> None:
-    robot = _connected_follower(feetech, tmp_path, max_relative_target={"shoulder_pan": 10.0})
+def test_send_action_moves_the_arm_and_max_relative_target_clips(feetech, tmp_path: Path, move_by_hand) -> None:
+    robot = _connected_follower(feetech, tmp_path, move_by_hand, max_relative_target={"shoulder_pan": 10.0})
     start = robot.get_observation()
     sent = robot.send_action({"shoulder_pan.pos": start["shoulder_pan.pos"] + 40.0, "elbow_flex.pos": 30.0})
     assert sent["shoulder_pan.pos"] == pytest.approx(start["shoulder_pan.pos"] + 10.0, abs=0.15)
@@ -123,9 +112,9 @@ def test_send_action_moves_the_arm_and_max_relative_target_clips(feetech, tmp_pa
     robot.disconnect()
 
 
-def test_radians_units_and_cameras_in_the_observation(feetech, tmp_path: Path) -> None:
+def test_radians_units_and_cameras_in_the_observation(feetech, tmp_path: Path, move_by_hand) -> None:
     cams = {"front": PatternCameraConfig(fps=60, width=64, height=48)}
-    robot = _connected_follower(feetech, tmp_path, units="radians", cameras=cams, max_relative_target=0.1)
+    robot = _connected_follower(feetech, tmp_path, move_by_hand, units="radians", cameras=cams, max_relative_target=0.1)
     obs = robot.get_observation()
     assert obs["front"].shape == (48, 64, 3)
     assert obs["wrist_flex.pos"] == pytest.approx(0.0, abs=1e-9)  # the calibration pose is 0 rad
@@ -135,10 +124,9 @@ def test_radians_units_and_cameras_in_the_observation(feetech, tmp_path: Path) -
     robot.disconnect()
 
 
-def test_so101_leader_reads_hand_motion_and_accepts_feedback(feetech, tmp_path: Path) -> None:
+def test_so101_leader_reads_hand_motion_and_accepts_feedback(feetech, tmp_path: Path, move_by_hand) -> None:
     leader = make_teleoperator(SO101LeaderConfig(port=feetech.port, id="l", calibration_dir=tmp_path))
-    stop = threading.Event()
-    prompt, _ = _scripted_user(feetech, stop)
+    prompt, _ = _scripted_user(feetech, move_by_hand)
     leader.connect(prompt=prompt)
     assert (tmp_path / "l.json").is_file()
     assert feetech.register(2, "Torque_Enable") == 0  # passive, moved by hand
@@ -152,7 +140,7 @@ def test_so101_leader_reads_hand_motion_and_accepts_feedback(feetech, tmp_path: 
     leader.disconnect()
 
 
-def test_koch_follower_and_leader_on_dynamixel(tmp_path: Path) -> None:
+def test_koch_follower_and_leader_on_dynamixel(tmp_path: Path, move_by_hand) -> None:
     for config_cls, models, factory in (
         (KochFollowerConfig, FOLLOWER_MODELS, make_robot),
         (KochLeaderConfig, LEADER_MODELS, make_teleoperator),
@@ -160,8 +148,7 @@ def test_koch_follower_and_leader_on_dynamixel(tmp_path: Path) -> None:
         emu = ServoBusEmulator("dynamixel", dict(enumerate(models, 1)))
         try:
             arm = factory(config_cls(port=emu.port, id="k", calibration_dir=tmp_path / config_cls.__name__))
-            stop = threading.Event()
-            prompt, _ = _scripted_user(emu, stop)
+            prompt, _ = _scripted_user(emu, move_by_hand)
             arm.connect(prompt=prompt)
             assert emu.register(1, "Operating_Mode") == 4  # extended position
             assert emu.register(6, "Operating_Mode") == 5  # current-based position gripper

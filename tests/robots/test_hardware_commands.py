@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from lerobot_core.robots.so101_model import JOINT_NAMES
 def test_setup_motor_gives_a_factory_motor_its_id() -> None:
     emu = ServoBusEmulator("feetech", {1: "sts3215"})  # factory id 1
     try:
-        bus = FeetechMotorsBus(emu.port, {"gripper": Motor(6, "sts3215")}, timeout_s=0.005, num_retry=0)
+        bus = FeetechMotorsBus(emu.port, {"gripper": Motor(6, "sts3215")}, timeout_s=0.02)
         bus.connect(handshake=False)
         bus.setup_motor("gripper")
         assert list(emu.motors) == [6]
@@ -34,7 +32,7 @@ def test_setup_motor_gives_a_factory_motor_its_id() -> None:
 def test_setup_motor_refuses_several_motors() -> None:
     emu = ServoBusEmulator("feetech", {1: "sts3215", 2: "sts3215"})
     try:
-        bus = FeetechMotorsBus(emu.port, {"gripper": Motor(6, "sts3215")}, timeout_s=0.005)
+        bus = FeetechMotorsBus(emu.port, {"gripper": Motor(6, "sts3215")}, timeout_s=0.02)
         bus.connect(handshake=False)
         with pytest.raises(MotorBusError, match="connect only the 'gripper' motor"):
             bus.setup_motor("gripper")
@@ -65,24 +63,14 @@ def test_setup_motors_command_walks_through_every_motor(monkeypatch: pytest.Monk
         emu.close()
 
 
-def test_calibrate_command_saves_upstream_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_calibrate_command_saves_upstream_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, move_by_hand) -> None:
     emu = ServoBusEmulator("feetech", {i: "sts3215" for i in range(1, 7)})
     try:
-        done = threading.Event()
-
         def user(message: str) -> str:
-            if "middle" in message:
-                def sweep() -> None:
-                    time.sleep(0.05)
-                    for i in range(1, 7):
-                        for ticks in (1200, 2900, 2047):
-                            emu.set_position(i, ticks)
-                            time.sleep(0.03)
-                    done.set()
-
-                threading.Thread(target=sweep, daemon=True).start()
-            else:
-                done.wait(5.0)
+            if "Press ENTER to stop" in message:  # sweep every joint, then press ENTER
+                for i in range(1, 7):
+                    for ticks in (1200, 2900, 2047):
+                        move_by_hand(emu, i, ticks)
             return ""
 
         monkeypatch.setattr("builtins.input", user)

@@ -30,7 +30,7 @@ def rig(request):
     bus_cls, model, _ = VENDORS[vendor]
     emu = ServoBusEmulator(vendor, {i: model for i in range(1, 7)})
     motors = {n: Motor(i, model, MotorNormMode.RADIANS) for i, n in enumerate(NAMES, 1)}
-    bus = bus_cls(emu.port, motors, timeout_s=0.01, num_retry=1)
+    bus = bus_cls(emu.port, motors, timeout_s=0.03, num_retry=1)  # generous: CI machines are busy
     bus.connect()
     yield vendor, emu, bus
     bus.disconnect(disable_torque=False)
@@ -123,11 +123,11 @@ def test_control_loop_survives_random_packet_loss_and_an_unplugged_motor(rig) ->
     emu.loss_rate = 0.2
     bus.sync_read("Present_Position", normalize=False)
     emu.silence(6)
-    for _ in range(60):
+    for _ in range(30):
         values = bus.sync_read("Present_Position", normalize=False)
         assert set(values) == set(NAMES)
-    assert bus.stats.lost_by_motor["f"] >= 60
-    assert sum(bus.stats.lost_by_motor.values()) > 60
+    assert bus.stats.lost_by_motor["f"] >= 30
+    assert sum(bus.stats.lost_by_motor.values()) > 30
     emu.loss_rate = 0.0
     with pytest.raises(MotorBusError, match=r"motor f did not answer"):
         bus.read("Present_Position", "f", normalize=False)
@@ -137,7 +137,7 @@ def test_connect_reports_missing_and_wrong_motors() -> None:
     emu = ServoBusEmulator("feetech", {1: "sts3215", 2: "scs0009"})
     try:
         motors = {"x": Motor(1, "sts3215"), "y": Motor(2, "sts3215"), "z": Motor(3, "sts3215")}
-        bus = FeetechMotorsBus(emu.port, motors, timeout_s=0.005, num_retry=0)
+        bus = FeetechMotorsBus(emu.port, motors, timeout_s=0.03, num_retry=0)
         with pytest.raises(MotorBusError, match=r"no answer from z \(id 3\).*wrong models: y"):
             bus.connect()
         assert not bus.is_connected
