@@ -207,6 +207,14 @@ class SO101Sim:
         renderer.update_scene(self.data, camera=camera)
         return renderer.render()
 
+    def camera_intrinsics(self, camera: str = "front", height: int | None = None, width: int | None = None) -> np.ndarray:
+        """3x3 pinhole matrix K of a sim camera at a render size (MuJoCo's ``fovy`` is vertical; square pixels)."""
+        cfg = next((c for c in self.config.cameras if c.name == camera), SimCameraConfig(camera))
+        h, w = height or cfg.height, width or cfg.width
+        fovy = np.deg2rad(self.model.cam_fovy[self.model.camera(camera).id])
+        f = 0.5 * h / np.tan(fovy / 2)
+        return np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0.0, 0.0, 1.0]])
+
     # --- robot-style interface (what a driver node wires to topics) --------------------------------------
     def get_observation(self, images: bool = True) -> dict:
         """``{"<joint>.pos": rad, ..., "<camera>": HxWx3 uint8}`` like a robot's ``get_observation()``."""

@@ -129,3 +129,17 @@ class ScriptedExpert:
                 return (1 - s) * self._waypoints[i] + s * self._waypoints[i + 1]
             start = end
         return self._waypoints[-1].copy()
+
+
+class ScriptedTeleop:
+    """The expert seen as a leader arm: ``get_action()`` gives ``{"<joint>.pos": rad}`` for the sim's step."""
+
+    def __init__(self, sim: SO101Sim) -> None:
+        self.sim = sim
+
+    @property
+    def action_features(self) -> dict:
+        return {f"{n}.pos": float for n in self.sim.joint_names}
+
+    def get_action(self) -> dict[str, float]:
+        return {f"{n}.pos": float(v) for n, v in zip(self.sim.joint_names, self.sim.expert_action())}

@@ -7,6 +7,7 @@ import pytest
 
 from lerobot_core.robots.so101_model import JOINT_NAMES, joint_limits
 from lerobot_core.sim.env import SimCameraConfig, SO101Sim, SO101SimConfig
+from lerobot_core.sim.expert import ScriptedTeleop
 
 
 def _run_expert(sim: SO101Sim, seed: int) -> list[np.ndarray]:
@@ -101,3 +102,28 @@ def test_commands_are_clipped_to_joint_limits_and_bad_commands_rejected(sim: SO1
         sim.send_action({"elbow.pos": 0.0})
     with pytest.raises(KeyError, match="unknown sim camera"):
         sim.render("top")
+
+
+def test_scripted_teleop_drives_the_sim_like_a_leader(sim: SO101Sim) -> None:
+    sim.reset(5)
+    leader = ScriptedTeleop(sim)
+    assert list(leader.action_features) == [f"{n}.pos" for n in JOINT_NAMES]
+    while not sim.done():
+        sim.send_action(leader.get_action())
+        sim.step()
+    assert sim.success()
+
+
+def test_camera_intrinsics_project_the_tcp_into_the_image(sim: SO101Sim) -> None:
+    sim.reset(1)
+    k = sim.camera_intrinsics("front", 96, 128)
+    assert k[0, 0] == k[1, 1] and k[0, 2] == pytest.approx(63.5) and k[1, 2] == pytest.approx(47.5)
+    # Project the cube centre with K and the camera pose: it lands on red pixels.
+    cam = sim.data.cam("front")
+    rel = sim.cube_position() - cam.xpos
+    x_cam, y_cam, z_cam = cam.xmat.reshape(3, 3).T @ rel  # MuJoCo camera: x right, y up, looks along -z
+    u = k[0, 0] * x_cam / -z_cam + k[0, 2]
+    v = k[1, 1] * -y_cam / -z_cam + k[1, 2]
+    img = sim.render("front")
+    r, g = int(img[round(v), round(u), 0]), int(img[round(v), round(u), 1])
+    assert r > 150 and g < 80, (u, v, img[round(v), round(u)])
