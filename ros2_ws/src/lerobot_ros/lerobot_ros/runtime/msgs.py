@@ -44,6 +44,7 @@ __all__ = [
     "serialize",
     "to_dict",
     "type_hash",
+    "warm_up",
 ]
 
 DEFAULT_DISTRO = "jazzy"
@@ -327,3 +328,9 @@ def from_dict(typename: str, data: dict[str, Any] | None, distro: str | None = N
         else:
             values[field] = value
     return make(name, store=store, **values)
+
+
+def warm_up(typename: str, distro: str | None = None) -> None:
+    """Build rosbags' (de)serializer of ``typename`` now, so the first real message is not delayed by it."""
+    msg = make(typename, distro=distro)
+    deserialize(serialize(msg, typename, distro), typename, distro)

@@ -255,6 +255,7 @@ class Node:
         self._timers: list[Timer] = []
         self._params = params.ParameterStore(self.fully_qualified_name, list(args.params_files),
                                              {**args.params, **(parameter_overrides or {})})
+        self._time_cls = msgs.msg_class("builtin_interfaces/msg/Time")
         self._handle = self._backend.create_node(name, self.namespace, enclave=args.enclave or "/")
         level = args.logger_levels.get(self._logger_name()) or args.log_level or "info"
         self._rosout_pub: Publisher | None = None
@@ -299,7 +300,7 @@ class Node:
     def create_publisher(self, typename: str, topic: str, qos: QoSProfile | int | None = QOS_DEFAULT) -> Publisher:
         self._check_alive()
         typename = msgs.normalize_typename(typename)
-        msgs.msg_class(typename)
+        msgs.warm_up(typename)
         return self._add(Publisher(self, typename, self.resolve_name(topic), as_qos(qos)))
 
     def create_subscription(self, typename: str, topic: str, callback: Callable[[Any], Any],
@@ -307,7 +308,7 @@ class Node:
         """``callback(msg)`` (``raw=True``: ``callback(cdr_bytes)``) runs on the node's executor thread."""
         self._check_alive()
         typename = msgs.normalize_typename(typename)
-        msgs.msg_class(typename)
+        msgs.warm_up(typename)
         return self._add(Subscription(self, typename, self.resolve_name(topic), callback, as_qos(qos), raw))
 
     def create_timer(self, period_s: float, callback: Callable[[], Any]) -> Timer:
@@ -357,7 +358,7 @@ class Node:
     def now(self) -> Any:
         """The node clock's current time as ``builtin_interfaces/msg/Time`` (system clock)."""
         t = time.time_ns()
-        return msgs.make("builtin_interfaces/msg/Time", sec=t // 1_000_000_000, nanosec=t % 1_000_000_000)
+        return self._time_cls(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000)
 
     @property
     def backend(self) -> Backend:

@@ -113,6 +113,11 @@ def domain_id_from_env() -> int:
     return value
 
 
+def _direct(callback: Callable[[Any], None], drop: Callable[[], None] | None = None) -> Any:
+    """A Zenoh callback run on Zenoh's own thread (no extra Python thread per entity, none left to block exit)."""
+    return zenoh.handlers.Callback(callback, drop, indirect=False)
+
+
 def _router_check_attempts() -> int | None:
     text = os.environ.get("ZENOH_ROUTER_CHECK_ATTEMPTS", "").strip()
     return int(text) if text else None
@@ -139,7 +144,7 @@ class ZenohContext:
         self._closed = False
         self._check_router(_router_check_attempts() if router_check_attempts is None else router_check_attempts)
         self._lv_sub = self.session.liveliness().declare_subscriber(
-            f"{wire.ADMIN_SPACE}/{self.domain_id}/**", self._on_token, history=True)
+            f"{wire.ADMIN_SPACE}/{self.domain_id}/**", _direct(self._on_token), history=True)
 
     def _check_router(self, attempts: int | None) -> None:
         if attempts is not None and attempts < 0:
@@ -302,7 +307,7 @@ class ZenohSubscription(_Endpoint):
             kwargs["subscriber_detection"] = True
             if qos.reliable:
                 kwargs["recovery"] = zext.RecoveryConfig(periodic_queries=None, heartbeat=True)
-        self._sub = zext.declare_advanced_subscriber(self.context.session, self.key, self._callback, **kwargs)
+        self._sub = zext.declare_advanced_subscriber(self.context.session, self.key, _direct(self._callback), **kwargs)
         self._declare_token()
 
     def _callback(self, sample: zenoh.Sample) -> None:
@@ -333,7 +338,7 @@ class ZenohServiceServer(_Endpoint):
         self._handler, self._on_malformed = handler, on_malformed
         self._pending: set[tuple[bytes, int]] = set()
         self._pending_lock = threading.Lock()
-        self._queryable = self.context.session.declare_queryable(self.key, self._callback, complete=True)
+        self._queryable = self.context.session.declare_queryable(self.key, _direct(self._callback), complete=True)
         self._declare_token()
 
     def _callback(self, query: zenoh.Query) -> None:
@@ -427,7 +432,7 @@ class ZenohServiceClient(_Endpoint):
 
         limit = 1e9 if timeout_s is None else max(0.001, float(timeout_s))
         self.context.session.get(
-            self.key, zenoh.handlers.Callback(on_reply, on_done), target=zenoh.QueryTarget.ALL_COMPLETE,
+            self.key, _direct(on_reply, on_done), target=zenoh.QueryTarget.ALL_COMPLETE,
             consolidation=zenoh.ConsolidationMode.NONE, timeout=limit, payload=request_cdr,
             attachment=wire.encode_attachment(seq, time.time_ns(), self.gid),
         )

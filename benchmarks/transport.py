@@ -1,0 +1,265 @@
+"""Transport benchmark: camera-sized images and joint states through a Zenoh router on loopback (prints JSON).
+
+Three publisher processes send 640x480 rgb8 ``sensor_msgs/Image`` at 30 Hz and one sends ``JointState`` at
+100 Hz to one subscriber process, through a router process on 127.0.0.1, for ``--duration`` seconds:
+
+- ``node``: the lerobot_ros node API on the native Zenoh backend (serialize with rosbags, publish with the rmw_zenoh
+  attachment, deserialize in the subscriber's executor, latency measured in the callback);
+- ``raw_zenoh``: the same byte streams (CDR with a fresh header stamp, same attachment) with plain Zenoh
+  ``put``/``subscribe`` — the floor.
+
+Reported per mode: delivered and lost (sent - delivered, per publisher), latency p50/p99/max in ms (header stamp to
+callback), CPU (user+sys seconds / wall seconds, in % of one core) per process role. Targets: 0 lost, p99 <= 15 ms,
+node latency <= 1.3x raw Zenoh.
+
+    python benchmarks/transport.py [--duration 20] [--modes node,raw_zenoh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import json
+import os
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+IMAGE_HZ, JOINT_HZ, N_CAMERAS = 30.0, 100.0, 3
+WIDTH, HEIGHT = 640, 480
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(endpoint: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["ZENOH_CONFIG_OVERRIDE"] = f'connect/endpoints=["{endpoint}"];listen/endpoints=["tcp/127.0.0.1:0"]'
+    env["ZENOH_ROUTER_CHECK_ATTEMPTS"] = "10"
+    env["LEROBOT_ROS_BACKEND"] = "zenoh"
+    env.pop("ROS_DOMAIN_ID", None)
+    return env
+
+
+# -- children -------------------------------------------------------------------------------------------------
+def _topics() -> list[tuple[str, str, float]]:
+    cams = [(f"/camera{i}/image_raw", "sensor_msgs/msg/Image", IMAGE_HZ) for i in range(N_CAMERAS)]
+    return [*cams, ("/joint_states", "sensor_msgs/msg/JointState", JOINT_HZ)]
+
+
+def _message(typename: str):
+    import numpy as np
+    from lerobot_ros.runtime import msgs
+
+    if typename == "sensor_msgs/msg/Image":
+        data = np.random.default_rng(0).integers(0, 255, WIDTH * HEIGHT * 3, dtype=np.uint8)
+        return msgs.make(typename, height=HEIGHT, width=WIDTH, encoding="rgb8", step=WIDTH * 3, data=data)
+    return msgs.make(typename, name=[f"joint{i}" for i in range(6)], position=[0.1] * 6, velocity=[0.0] * 6,
+                     effort=[0.0] * 6)
+
+
+def _stamp_cdr(cdr: bytearray) -> None:
+    """Write the current time into a CDR message whose first field is std_msgs/Header (offset 4: sec, nanosec)."""
+    t = time.time_ns()
+    struct.pack_into("<iI", cdr, 4, t // 1_000_000_000, t % 1_000_000_000)
+
+
+def _run_publisher(mode: str, index: int, duration: float) -> dict:
+    topic, typename, hz = _topics()[index]
+    msg = _message(typename)
+    from lerobot_ros.runtime import msgs
+
+    sent = 0
+    if mode == "node":
+        from lerobot_ros.runtime import Node, QoSProfile
+
+        node = Node(f"bench_pub{index}", enable_rosout=False)
+        pub = node.create_publisher(typename, topic, QoSProfile(depth=10))
+        node.backend.graph.wait_until(lambda g: g.count_subscribers(topic) > 0, 10)
+        time.sleep(0.5)
+
+        def send() -> None:
+            msg.header.stamp = node.now()
+            pub.publish(msg)
+    else:
+        import zenoh
+        from lerobot_ros.runtime import wire
+        from lerobot_ros.runtime.zenoh_backend import session_config
+
+        session = zenoh.open(session_config())
+        key = wire.data_key(0, topic, typename, msgs.type_hash(typename))
+        zpub = session.declare_publisher(key)
+        cdr = bytearray(msgs.serialize(msg))
+        gid = bytes(range(16))
+        time.sleep(1.0)
+
+        def send() -> None:
+            _stamp_cdr(cdr)
+            zpub.put(bytes(cdr), attachment=wire.encode_attachment(sent + 1, time.time_ns(), gid))
+
+    cpu0, start = _cpu_seconds(), time.monotonic()
+    period = 1.0 / hz
+    next_t = start
+    while time.monotonic() - start < duration:
+        send()
+        sent += 1
+        next_t += period
+        delay = next_t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    wall = time.monotonic() - start
+    result = {"topic": topic, "sent": sent, "cpu_percent": 100 * (_cpu_seconds() - cpu0) / wall}
+    time.sleep(0.5)
+    if mode == "node":
+        node.destroy()
+    else:
+        session.close()
+    return result
+
+
+def _run_subscriber(mode: str) -> dict:
+    from lerobot_ros.runtime import msgs
+
+    received: dict[str, int] = {t: 0 for t, _, _ in _topics()}
+    latencies: dict[str, list[float]] = {t: [] for t, _, _ in _topics()}
+    stop = {"flag": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+
+    def record(topic: str, sec: int, nanosec: int) -> None:
+        latencies[topic].append((time.time_ns() - (sec * 1_000_000_000 + nanosec)) / 1e6)
+        received[topic] += 1
+
+    if mode == "node":
+        from lerobot_ros.runtime import Node, QoSProfile
+
+        node = Node("bench_sub", enable_rosout=False)
+        for topic, typename, _ in _topics():
+            node.create_subscription(typename, topic,
+                                     lambda m, t=topic: record(t, m.header.stamp.sec, m.header.stamp.nanosec),
+                                     QoSProfile(depth=10))
+    else:
+        import zenoh
+        from lerobot_ros.runtime import wire
+        from lerobot_ros.runtime.zenoh_backend import session_config
+
+        session = zenoh.open(session_config())
+        subs = []
+        for topic, typename, _ in _topics():
+            def callback(sample, t=topic) -> None:
+                payload = sample.payload.to_bytes()
+                wire.decode_attachment(sample.attachment.to_bytes())
+                sec, nanosec = struct.unpack_from("<iI", payload, 4)
+                record(t, sec, nanosec)
+
+            key = wire.data_key(0, topic, typename, msgs.type_hash(typename))
+            subs.append(session.declare_subscriber(key, zenoh.handlers.Callback(callback, None, indirect=False)))
+    print("READY", flush=True)
+    cpu0, start = _cpu_seconds(), time.monotonic()
+    while not stop["flag"]:
+        time.sleep(0.05)
+    wall = time.monotonic() - start
+    cpu = 100 * (_cpu_seconds() - cpu0) / wall
+    if mode == "node":
+        node.destroy()
+    else:
+        session.close()
+    return {"received": received, "latencies_ms": latencies, "cpu_percent": cpu}
+
+
+# -- orchestration --------------------------------------------------------------------------------------------
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+def _run_mode(mode: str, duration: float, endpoint: str) -> dict:
+    env = _env(endpoint)
+    me = [sys.executable, str(Path(__file__).resolve())]
+    sub = subprocess.Popen([*me, "--role", "sub", "--mode", mode, "--duration", str(duration)], stdout=subprocess.PIPE, text=True, env=env)
+    assert sub.stdout.readline().strip() == "READY"
+    pubs = [subprocess.Popen([*me, "--role", "pub", "--mode", mode, "--index", str(i), "--duration", str(duration)],
+                             stdout=subprocess.PIPE, text=True, env=env) for i in range(len(_topics()))]
+    pub_results = [json.loads(p.communicate(timeout=duration + 60)[0].strip().splitlines()[-1]) for p in pubs]
+    time.sleep(1.0)
+    sub.send_signal(signal.SIGTERM)
+    sub_result = json.loads(sub.communicate(timeout=30)[0].strip().splitlines()[-1])
+    topics = {}
+    all_lat: list[float] = []
+    for res in pub_results:
+        topic = res["topic"]
+        lat = sub_result["latencies_ms"][topic]
+        all_lat += lat
+        topics[topic] = {"sent": res["sent"], "delivered": sub_result["received"][topic],
+                         "lost": res["sent"] - sub_result["received"][topic],
+                         "latency_ms_p50": _percentile(lat, 0.5), "latency_ms_p99": _percentile(lat, 0.99),
+                         "latency_ms_max": round(max(lat), 3) if lat else None,
+                         "publisher_cpu_percent": round(res["cpu_percent"], 1)}
+    return {
+        "delivered": sum(t["delivered"] for t in topics.values()),
+        "lost": sum(t["lost"] for t in topics.values()),
+        "latency_ms_p50": _percentile(all_lat, 0.5),
+        "latency_ms_p99": _percentile(all_lat, 0.99),
+        "subscriber_cpu_percent": round(sub_result["cpu_percent"], 1),
+        "publishers_cpu_percent": round(sum(r["cpu_percent"] for r in pub_results), 1),
+        "topics": topics,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of publishing per mode (default 20)")
+    parser.add_argument("--modes", default="node,raw_zenoh", help="comma-separated: node, raw_zenoh")
+    parser.add_argument("--role", choices=["sub", "pub"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.role:  # a child: never hang the benchmark; dump stacks and exit if stuck
+        faulthandler.dump_traceback_later(args.duration + 60 if args.role == "pub" else 4 * args.duration + 120,
+                                          exit=True)
+    if args.role == "pub":
+        print(json.dumps(_run_publisher(args.mode, args.index, args.duration)), flush=True)
+        return 0
+    if args.role == "sub":
+        print(json.dumps(_run_subscriber(args.mode)), flush=True)
+        return 0
+
+    endpoint = f"tcp/127.0.0.1:{_free_port()}"
+    router = subprocess.Popen([sys.executable, "-m", "lerobot_ros.cli", "router", "--listen", endpoint],
+                              stdout=subprocess.PIPE, text=True)
+    router.stdout.readline()
+    try:
+        results = {mode: _run_mode(mode, args.duration, endpoint) for mode in args.modes.split(",")}
+    finally:
+        router.send_signal(signal.SIGINT)
+        router.wait(10)
+    out = {"benchmark": "transport", "duration_s": args.duration, "cpu_count": os.cpu_count(),
+           "streams": f"{N_CAMERAS}x Image {WIDTH}x{HEIGHT} rgb8 @ {IMAGE_HZ:g} Hz + JointState @ {JOINT_HZ:g} Hz",
+           **results}
+    if "node" in results and "raw_zenoh" in results and results["raw_zenoh"]["latency_ms_p50"]:
+        out["node_vs_raw_p50"] = round(results["node"]["latency_ms_p50"] / results["raw_zenoh"]["latency_ms_p50"], 2)
+        out["node_vs_raw_p99"] = round(results["node"]["latency_ms_p99"] / results["raw_zenoh"]["latency_ms_p99"], 2)
+    node = results.get("node", {})
+    out["targets_met"] = {"zero_lost": node.get("lost") == 0,
+                          "p99_le_15ms": (node.get("latency_ms_p99") or 1e9) <= 15.0,
+                          "latency_le_1.3x_raw": out.get("node_vs_raw_p50", 1e9) <= 1.3}
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
