@@ -138,7 +138,7 @@ def to_urdf() -> str:
                 f'      <inertia ixx="{ixx:.6g}" ixy="0" ixz="0" iyy="{iyy:.6g}" iyz="0" izz="{izz:.6g}"/>',
                 "    </inertial>",
             ]
-        for geom in link.geoms:
+        for i, geom in enumerate(link.geoms):
             if geom.kind == "box":
                 shape = f'<box size="{_f(tuple(2 * s for s in geom.size))}"/>'
             else:
@@ -148,7 +148,7 @@ def to_urdf() -> str:
                 lines.append(f'      <origin xyz="{_f(geom.pos)}" rpy="0 0 0"/>')
                 lines.append(f"      <geometry>{shape}</geometry>")
                 if tag == "visual":
-                    lines.append(f'      <material name=""><color rgba="{_f(geom.rgba)}"/></material>')
+                    lines.append(f'      <material name="{link.name}_{i}"><color rgba="{_f(geom.rgba)}"/></material>')
                 lines.append(f"    </{tag}>")
         lines.append("  </link>")
     for j in JOINTS:
