@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lerobot_core.motors.bus import DynamixelMotorsBus, Motor
+from lerobot_core.motors.calibration import MotorNormMode, value_to_ticks
 from lerobot_core.motors.tables import DynamixelOperatingMode
 from lerobot_core.robots.robot import Follower, Leader, norm_modes
 from lerobot_core.robots.so101_model import JOINT_NAMES
@@ -60,6 +61,8 @@ class KochLeader(_KochBus, Leader):
         bus = self.bus
         bus.disable_torque()
         _koch_modes(bus)
-        # The gripper acts as a spring-loaded trigger: torque on, held at the open position.
+        # The gripper acts as a spring-loaded trigger: torque on, held at the open position
+        # (``gripper_open_pos`` is a percentage of the gripper's range, whatever the action units).
         bus.enable_torque("gripper")
-        bus.write("Goal_Position", "gripper", self.config.gripper_open_pos)
+        ticks = value_to_ticks(self.config.gripper_open_pos, bus.calibration["gripper"], MotorNormMode.RANGE_0_100)
+        bus.write("Goal_Position", "gripper", round(ticks), normalize=False)
