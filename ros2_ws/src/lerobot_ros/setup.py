@@ -29,6 +29,7 @@ NODES: dict[str, str] = {
     "robot_driver": "lerobot_ros.nodes.robot_driver:main",
     "camera": "lerobot_ros.nodes.camera:main",
     "sim": "lerobot_ros.nodes.sim:main",
+    "recorder": "lerobot_ros.nodes.recorder:main",
     "teleop": "lerobot_ros.nodes.teleop:main",
     "robot_description": "lerobot_ros.nodes.robot_description:main",
 }
