@@ -71,11 +71,15 @@ class Arm:
 
     def connect(self, calibrate: bool = True, prompt: Callable[[str], str] | None = None) -> None:
         self.bus.connect()
-        if not self.is_calibrated and calibrate:
-            self.calibrate(prompt=prompt)
-        elif not self.bus.calibration:
+        if not self.bus.calibration and not calibrate:
             raise RuntimeError(f"{self.name} {self.id!r} has no calibration at {self.calibration_fpath}; "
                                "connect with calibrate=True")  # fmt: skip
+        if not self.is_calibrated:
+            if calibrate:
+                self.calibrate(prompt=prompt)
+            else:
+                logger.warning("%s %r: the motors hold a different calibration than %s; positions may be off "
+                               "(connect with calibrate=True to fix)", self.name, self.id, self.calibration_fpath)  # fmt: skip
         self.configure()
 
     def calibrate(self, prompt: Callable[[str], str] | None = None, stop=None) -> dict[str, MotorCalibration]:
