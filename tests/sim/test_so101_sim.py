@@ -127,3 +127,19 @@ def test_camera_intrinsics_project_the_tcp_into_the_image(sim: SO101Sim) -> None
     img = sim.render("front")
     r, g = int(img[round(v), round(u), 0]), int(img[round(v), round(u), 1])
     assert r > 150 and g < 80, (u, v, img[round(v), round(u)])
+
+
+def test_sim_command_reports_success_and_writes_a_video(tmp_path, capsys) -> None:
+    import json
+
+    import av
+
+    from lerobot_core.sim.cli import main
+
+    video = tmp_path / "episode.mp4"
+    assert main(["--episodes", "1", "--seed", "3", "--video", str(video), "--width", "64", "--height", "48"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["success_rate"] == 1.0 and report["episodes"][0]["seed"] == 3
+    with av.open(str(video)) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == report["episodes"][0]["steps"] and frames[0].width == 64
