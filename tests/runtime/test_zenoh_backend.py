@@ -339,3 +339,20 @@ def test_timer_and_publish_type_check(make_context) -> None:
     node.destroy()
     with pytest.raises(RuntimeError):
         node.create_publisher(STRING, "after", 10)
+
+
+def test_humble_keys_and_legacy_attachment(make_context) -> None:
+    ctx = make_context(distro="humble", legacy_attachment=True)
+    spy = make_context()
+    key = "0/chatter_humble/std_msgs::msg::dds_::String_/TypeHashNotSupported"
+    samples: list[zenoh.Sample] = []
+    spy.session.declare_subscriber(key, samples.append)
+    node = Node("humble_talker", context=ctx, enable_rosout=False)
+    pub = node.create_publisher(STRING, "chatter_humble", 10)
+    assert spy.graph.wait_until(lambda g: any(e.type_hash == "TypeHashNotSupported" for e in g.entities("MP")), 5)
+    time.sleep(0.2)
+    pub.publish(make(STRING, data="old"))
+    assert wait_for(lambda: len(samples) == 1)
+    att = samples[0].attachment.to_bytes()
+    assert len(att) == 77 and wire.decode_attachment(att).sequence_number == 1
+    node.destroy()

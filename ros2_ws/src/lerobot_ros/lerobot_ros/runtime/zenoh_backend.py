@@ -9,7 +9,8 @@ and client GID echoed; clients ``get`` with target ALL_COMPLETE. Every entity de
 Session configuration: rmw_zenoh's defaults (peer, connect ``tcp/localhost:7447``, listen ``tcp/localhost:0``,
 multicast scouting off, gossip on, timestamping on) or the JSON5 file in ``ZENOH_SESSION_CONFIG_URI``, then
 ``ZENOH_CONFIG_OVERRIDE='key=json5;key2=json5'``. ``ROS_DOMAIN_ID`` picks the domain;
-``ZENOH_ROUTER_CHECK_ATTEMPTS`` how long to wait for a router (unset: one check, 0: forever, <0: none).
+``ZENOH_ROUTER_CHECK_ATTEMPTS`` how long to wait for a router (unset: one check, 0: forever, <0: none);
+``LEROBOT_ROS_ZENOH_ATTACHMENT=legacy`` sends the 77-byte attachment of rmw_zenoh Jazzy <= 0.2.3 / Humble <= 0.1.1.
 """
 
 from __future__ import annotations
@@ -129,9 +130,14 @@ class ZenohContext:
     def __init__(
         self, *, config: zenoh.Config | None = None, overrides: dict[str, Any] | None = None,
         domain_id: int | None = None, router_check_attempts: int | None = None, distro: str | None = None,
+        legacy_attachment: bool | None = None,
     ) -> None:
         self.domain_id = domain_id_from_env() if domain_id is None else int(domain_id)
         self.distro = distro
+        if legacy_attachment is None:
+            legacy_attachment = os.environ.get("LEROBOT_ROS_ZENOH_ATTACHMENT", "").strip().lower() == "legacy"
+        # rmw_zenoh Jazzy <= 0.2.3 / Humble <= 0.1.1 expect the 77-byte keyed layout; both layouts are decoded
+        self.encode_attachment = wire.encode_legacy_attachment if legacy_attachment else wire.encode_attachment
         self.session = zenoh.open(config if config is not None else session_config(overrides))
         self.zid = str(self.session.zid())
         self._ids = itertools.count()
@@ -288,7 +294,7 @@ class ZenohPublisher(_Endpoint):
         if self._destroyed:
             raise RuntimeError(f"publisher on {self.topic} was destroyed")
         with self._seq_lock:
-            attachment = wire.encode_attachment(next(self._seq), time.time_ns(), self.gid)
+            attachment = self.context.encode_attachment(next(self._seq), time.time_ns(), self.gid)
             self._pub.put(cdr, attachment=attachment)
 
     def destroy(self) -> None:
@@ -373,7 +379,7 @@ class ZenohServiceServer(_Endpoint):
                     query.reply_err((error or "service handler failed").encode())
                 else:
                     query.reply(self.key, response_cdr,
-                                attachment=wire.encode_attachment(att.sequence_number, time.time_ns(), att.gid))
+                                attachment=self.context.encode_attachment(att.sequence_number, time.time_ns(), att.gid))
             finally:
                 query.drop()
 
@@ -434,7 +440,7 @@ class ZenohServiceClient(_Endpoint):
         self.context.session.get(
             self.key, _direct(on_reply, on_done), target=zenoh.QueryTarget.ALL_COMPLETE,
             consolidation=zenoh.ConsolidationMode.NONE, timeout=limit, payload=request_cdr,
-            attachment=wire.encode_attachment(seq, time.time_ns(), self.gid),
+            attachment=self.context.encode_attachment(seq, time.time_ns(), self.gid),
         )
         finished.wait(None if timeout_s is None else limit + 1.0)
         if "value" in result:
