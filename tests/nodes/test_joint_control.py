@@ -1,30 +1,47 @@
-"""JointController and Trajectory on their own: interpolation, partial commands, rejected commands, watchdog,
-e-stop (callbacks called directly, a fake clock)."""
+"""JointCommands: the three command messages reach the core JointDriver gate (names, chunks, stamps); malformed
+ones are rejected and counted (callbacks called directly, a fake backend)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
-from lerobot_ros.nodes.joint_control import JointController, Trajectory
+from lerobot_ros.nodes.joint_control import DEFAULT_TOPICS, JointCommands, diagnostic_status, flatten
 from lerobot_ros.runtime import Node, make
+from lerobot_ros.runtime.conversions import sec_to_stamp
+
+from lerobot_core.robots.driver import DriverConfig, JointDriver
 
 NAMES = ["a", "b", "c"]
 
 
-class Clock:
-    t = 1000.0
+class FakeArm:
+    joint_names = NAMES
 
-    def __call__(self) -> float:
-        return self.t
+    def __init__(self) -> None:
+        self.q = np.zeros(3)
+        self.written: list[np.ndarray] = []
+
+    def read_positions(self) -> np.ndarray:
+        return self.q.copy()
+
+    def write_targets(self, targets: np.ndarray) -> None:
+        self.written.append(targets.copy())
+
+    def set_torque(self, enabled: bool) -> None:
+        pass
+
+    def diagnostics(self) -> dict:
+        return {"bus": {"timeouts": 2, "lost_by_motor": {"a": 1}}}
 
 
 @pytest.fixture
-def ctl(make_context):
-    node = Node("ctl", context=make_context())
-    clock = Clock()
-    c = JointController(node, NAMES, np.array([-1.0, -1, -1]), np.array([1.0, 1, 1]),
-                        max_relative_target=np.array([0.0, 0.5, 0.0]), command_timeout_s=0.5, clock=clock)  # fmt: skip
-    yield c, clock
+def rig(make_context):
+    node = Node("cmds", context=make_context())
+    driver = JointDriver(FakeArm(), DriverConfig(NAMES, [-1.0] * 3, [1.0] * 3, command_timeout_s=10.0))
+    yield driver, JointCommands(node, driver, DEFAULT_TOPICS, threading.RLock())
     node.destroy()
 
 
@@ -34,64 +51,57 @@ def point(positions, sec: float):
                                      nanosec=round((sec % 1) * 1e9)))  # fmt: skip
 
 
-def test_trajectory_interpolates_and_holds_the_ends() -> None:
-    traj = Trajectory([0.0, 1.0, 3.0], [np.zeros(2), np.array([1.0, 2.0]), np.array([3.0, 2.0])])
-    assert traj.sample(-1).tolist() == [0, 0]
-    assert traj.sample(0.5).tolist() == [0.5, 1.0]
-    assert traj.sample(2.0).tolist() == [2.0, 2.0]
-    assert traj.sample(9).tolist() == [3.0, 2.0]
-    with pytest.raises(ValueError, match="must not decrease"):
-        Trajectory([1.0, 0.0], [np.zeros(1), np.zeros(1)])
+def trajectory(names, points, stamp: float = 0.0):
+    header = make("std_msgs/msg/Header", stamp=sec_to_stamp(stamp))
+    return make("trajectory_msgs/msg/JointTrajectory", header=header, joint_names=names, points=points)
 
 
-def test_trajectory_chunk_starts_from_the_current_goal(ctl) -> None:
-    c, clock = ctl
-    present = np.zeros(3)
-    assert c.update(present) is None  # nothing commanded yet
-    c._on_trajectory(make("trajectory_msgs/msg/JointTrajectory", joint_names=["c", "a"],
-                          points=[point([0.4, -0.2], 1.0), point([0.8, -0.6], 2.0)]))  # fmt: skip
-    assert c.update(present).tolist() == pytest.approx([0.0, 0.0, 0.0])
-    clock.t += 0.5
-    assert c.update(present).tolist() == pytest.approx([-0.1, 0.0, 0.2])
-    clock.t += 1.0
-    assert c.update(present).tolist() == pytest.approx([-0.4, 0.0, 0.6])
-    clock.t += 0.9
-    assert c.update(present).tolist() == pytest.approx([-0.6, 0.0, 0.8])
-    assert not c.trajectory_active
-    assert c.update(present) is None  # a finished trajectory is not rewritten
-    clock.t += 0.2
-    assert c.update(present).tolist() == pytest.approx([0.0, 0.0, 0.0])  # watchdog: 0.5 s after its end
+def test_position_commands_by_name_and_in_joint_order(rig) -> None:
+    driver, cmds = rig
+    cmds._on_joint_state(make("sensor_msgs/msg/JointState", name=["c"], position=np.array([0.3])))
+    assert driver.update().targets.tolist() == pytest.approx([0.0, 0.0, 0.3])  # joints not named keep theirs
+    cmds._on_forward(make("std_msgs/msg/Float64MultiArray", data=np.array([0.1, 5.0, -0.2])))
+    assert driver.update().targets.tolist() == pytest.approx([0.1, 1.0, -0.2])  # clamped to the limit
+    assert driver.stats.commands == 2 and cmds.rejected == 0
 
 
-def test_bad_commands_are_rejected_and_counted(ctl) -> None:
-    c, _ = ctl
-    c._on_forward(make("std_msgs/msg/Float64MultiArray", data=np.array([0.1, 0.2])))
-    c._on_joint_state(make("sensor_msgs/msg/JointState", name=["z"], position=np.array([0.1])))
-    c._on_joint_state(make("sensor_msgs/msg/JointState", name=["a", "b"], position=np.array([0.1])))
-    c._on_joint_state(make("sensor_msgs/msg/JointState", name=["a"], position=np.array([np.nan])))
-    c._on_trajectory(make("trajectory_msgs/msg/JointTrajectory", joint_names=["a"],
-                          points=[point([0.1], 2.0), point([0.2], 1.0)]))  # fmt: skip
-    assert c.rejected == 5 and c.commands == 0
-    assert c.update(np.zeros(3)) is None
+def test_trajectory_chunks_partial_joints_and_stamps(rig) -> None:
+    driver, cmds = rig
+    cmds._on_trajectory(trajectory(["c", "a"], [point([0.4, -0.2], 1.0), point([0.8, -0.6], 2.0)]))
+    _t0, times, pts = driver._trajectory
+    assert times.tolist() == [0.0, 1.0, 2.0]  # interpolated from the current target
+    np.testing.assert_allclose(pts, [[0, 0, 0], [-0.2, 0, 0.4], [-0.6, 0, 0.8]])
+    cmds._on_trajectory(trajectory(["a"], [point([0.5], 0.5), point([0.7], 1.0)], stamp=time.time() + 1.0))
+    _t0, times, _ = driver._trajectory
+    assert times[1:] == pytest.approx([1.5, 2.0], abs=0.05)  # starts at its stamp
+    cmds._on_trajectory(trajectory(["b"], [point([0.2], 0.1), point([0.3], 0.2)], stamp=time.time() - 5.0))
+    assert driver._trajectory is None and driver._target[1] == pytest.approx(0.3)  # all in the past: last point
 
 
-def test_clips_watchdog_and_estop(ctl) -> None:
-    c, clock = ctl
-    present = np.array([0.0, 0.0, 0.0])
-    c._on_forward(make("std_msgs/msg/Float64MultiArray", data=np.array([3.0, 0.9, -0.2])))
-    assert c.update(present).tolist() == pytest.approx([1.0, 0.5, -0.2])  # limit on a, relative cap on b
-    assert c.clipped == 1
-    assert c.update(present) is None  # a streamed command is written once
-    clock.t += 0.6
-    present = np.array([0.7, 0.4, -0.2])
-    assert c.update(present).tolist() == pytest.approx(present.tolist())  # watchdog: hold where it is
-    assert c.holding and c.watchdog_holds == 1
-    clock.t += 1.0
-    assert c.update(present) is None  # holds once, not every cycle
-    c.set_estop(True)
-    assert c.update(present).tolist() == pytest.approx(present.tolist())
-    c._on_forward(make("std_msgs/msg/Float64MultiArray", data=np.array([0.0, 0.0, 0.0])))
-    assert c.rejected == 1 and c.update(present) is None
-    c.set_estop(False)
-    c._on_joint_state(make("sensor_msgs/msg/JointState", name=["c"], position=np.array([0.3])))
-    assert c.update(present).tolist() == pytest.approx([0.7, 0.4, 0.3])  # joints not named keep their goal
+@pytest.mark.parametrize("call", [
+    lambda c: c._on_forward(make("std_msgs/msg/Float64MultiArray", data=np.array([0.1, 0.2]))),
+    lambda c: c._on_joint_state(make("sensor_msgs/msg/JointState", name=["z"], position=np.array([0.1]))),
+    lambda c: c._on_joint_state(make("sensor_msgs/msg/JointState", name=["a", "b"], position=np.array([0.1]))),
+    lambda c: c._on_joint_state(make("sensor_msgs/msg/JointState", name=["a"], position=np.array([np.nan]))),
+    lambda c: c._on_trajectory(trajectory(["a"], [point([0.1], 2.0), point([0.2], 1.0)])),
+    lambda c: c._on_trajectory(trajectory(["a"], [])),
+])  # fmt: skip
+def test_malformed_commands_are_rejected_and_counted(rig, call) -> None:
+    driver, cmds = rig
+    call(cmds)
+    assert cmds.rejected == 1 and driver.stats.commands == 0
+
+
+def test_commands_while_estopped_are_refused_by_the_gate(rig) -> None:
+    driver, cmds = rig
+    driver.estop()
+    cmds._on_forward(make("std_msgs/msg/Float64MultiArray", data=np.array([0.1, 0.2, 0.3])))
+    assert driver.stats.rejected_commands == 1 and driver.update().targets.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_diagnostics_are_flattened_to_key_values() -> None:
+    assert flatten({"bus": {"timeouts": 2, "lost_by_motor": {"a": 1}}, "rate_hz": 9.5}) == {
+        "bus_timeouts": 2, "bus_lost_by_motor_a": 1, "rate_hz": 9.5}
+    status = diagnostic_status("drv", "hw", 1, "warn", {"rate_hz": 99.123456, "bus": {"timeouts": 2}})
+    assert [(kv.key, kv.value) for kv in status.values] == [("rate_hz", "99.12"), ("bus_timeouts", "2")]
+    assert (status.level, status.name, status.hardware_id) == (1, "drv", "hw")

@@ -15,7 +15,8 @@ published on ``joint_commands`` (what a ``teleop`` node publishes) and drive the
 Parameters (see ``config/so101_sim.yaml``): ``seed``, ``fps`` (control rate), ``physics_substeps``,
 ``joint_names``, ``joint_lower_limits``/``joint_upper_limits``, ``cameras``, ``camera_width``/``camera_height``,
 ``camera_fps`` (0: every step), ``publish_compressed``, ``task``, ``episode_time_s``, ``scripted_teleop``,
-``auto_reset``, ``reset_pause_s``, ``max_relative_target``, ``command_timeout_s``, ``frame_id``, ``<role>_topic``.
+``auto_reset``, ``reset_pause_s``, ``max_relative_target``, ``command_timeout_s`` (0: off), ``frame_id``,
+``<role>_topic``. The gate is the core ``JointDriver`` on a ``SimBackend``, as the real driver's.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ import time
 from typing import Any
 
 from lerobot_ros.nodes.camera_publisher import CameraPublisher
-from lerobot_ros.nodes.joint_control import JointController, joint_limits_from_params, joint_state_msg
-from lerobot_ros.nodes.robot_driver import declare_topics, max_relative_from_params
+from lerobot_ros.nodes.joint_control import (
+    JointCommands,
+    declare_topics,
+    joint_driver_from_params,
+    joint_state_msg,
+)
 from lerobot_ros.runtime import QOS_DEFAULT, QOS_TRANSIENT_LOCAL, Node, make, spin
 
 __all__ = ["SimNode", "main"]
@@ -56,21 +61,21 @@ class SimNode:
         self.scripted = p("scripted_teleop", False, "the scripted expert publishes joint_commands as a leader would")
         self.auto_reset = p("auto_reset", self.scripted, "start the next episode when one ends")
         self.reset_pause_s = p("reset_pause_s", 1.0, "pause between episodes (s)")
-        timeout = p("command_timeout_s", 0.0, "watchdog: hold when no command came (0: off)")
         self.frame_id = p("frame_id", "base_link", "header frame of joint_states")
         topics = declare_topics(node)
         if self.fps <= 0 or substeps <= 0:
             raise ValueError(f"parameters fps and physics_substeps must be > 0, got {self.fps} and {substeps}")
-        lower, upper = joint_limits_from_params(node, self.joint_names)
-        caps = max_relative_from_params(node, len(self.joint_names))
         config = SO101SimConfig(seed=seed, fps=self.fps, physics_substeps=substeps, task=task,
                                 episode_time_s=episode_time_s,
                                 cameras=[SimCameraConfig(c, height, width) for c in cameras])  # fmt: skip
         self.sim = SO101Sim(config)
         if list(self.sim.joint_names) != self.joint_names:
             raise ValueError(f"joint_names must be the simulated arm's {list(self.sim.joint_names)}, got {self.joint_names}")
-        self.controller = JointController(node, self.joint_names, lower, upper, max_relative_target=caps,
-                                          command_timeout_s=timeout, topics=topics)  # fmt: skip
+        from lerobot_core.robots.driver import SimBackend
+
+        self.lock = threading.RLock()
+        self.driver = joint_driver_from_params(node, SimBackend(self.sim), self.joint_names, 0.0)
+        self.commands = JointCommands(node, self.driver, topics, self.lock)
         self.state_pub = node.create_publisher("sensor_msgs/msg/JointState", topics["joint_states"], QOS_DEFAULT)
         self.command_pub = (node.create_publisher("sensor_msgs/msg/JointState", topics["joint_commands"], QOS_DEFAULT)
                             if self.scripted else None)  # fmt: skip
@@ -89,7 +94,6 @@ class SimNode:
         self._episode_end: float | None = None
         self.episodes = 1
         self.steps = 0
-        self._loop_lock = threading.Lock()
         self._closed = False
         self.publish_task()
         self.timer = node.create_timer(1.0 / self.fps, self.step)
@@ -102,32 +106,29 @@ class SimNode:
 
     # --- loop ----------------------------------------------------------------------------------------------
     def step(self) -> None:
-        """One control period: commands through the gate, physics, joint_states, cameras, success."""
-        with self._loop_lock:
-            if not self._closed:
-                self._step()
-
-    def _step(self) -> None:
-        sim = self.sim
-        if self._reset_requested.is_set() or self._due_for_reset():
-            self._reset_requested.clear()
-            self.reset()
-        present = sim.joint_positions()
-        if self.scripted and not self._episode_over():
-            action = sim.expert_action()
-            self.controller.set_target(dict(enumerate(action.tolist())))
-            self.command_pub.publish(joint_state_msg(self.joint_names, action, None, time.time()))
-        goal = self.controller.update(present)
-        sim.step(goal)
-        self.steps += 1
-        stamp = time.time()
-        self.state_pub.publish(joint_state_msg(self.joint_names, sim.joint_positions(), sim.joint_velocities(), stamp,
-                                               self.frame_id))  # fmt: skip
-        if self.cameras and time.monotonic() >= self._next_frame:
-            self._next_frame = max(self._next_frame + self.camera_period, time.monotonic()) if self.camera_period else 0
-            for name, publisher in self.cameras.items():
-                publisher.publish(sim.render(name), stamp)
-        self.success_pub.publish(make("std_msgs/msg/Bool", data=sim.success()))
+        """One control period: physics, then the gate (read, clip, write targets), joint_states, cameras, success."""
+        with self.lock:
+            if self._closed:
+                return
+            sim = self.sim
+            if self._reset_requested.is_set() or self._due_for_reset():
+                self._reset_requested.clear()
+                self.reset()
+            sim.step()
+            if self.scripted and not self._episode_over():  # the expert commands as a leader arm would
+                action = sim.expert_action()
+                self.command_pub.publish(joint_state_msg(self.joint_names, action, None, time.time()))
+                self.driver.command_positions(action)
+            sample = self.driver.update()
+            self.steps += 1
+            self.state_pub.publish(joint_state_msg(sample.names, sample.positions, sample.velocities, sample.stamp,
+                                                   self.frame_id))  # fmt: skip
+            if self.cameras and time.monotonic() >= self._next_frame:
+                now = time.monotonic()
+                self._next_frame = max(self._next_frame + self.camera_period, now) if self.camera_period else 0.0
+                for name, publisher in self.cameras.items():
+                    publisher.publish(sim.render(name), sample.stamp)
+            self.success_pub.publish(make("std_msgs/msg/Bool", data=sim.success()))
 
     def _episode_over(self) -> bool:
         return self.sim.step_count >= self.sim.episode_steps
@@ -145,8 +146,7 @@ class SimNode:
         self.sim.reset()
         self._episode_end = None
         self.episodes += 1
-        self.controller.request_hold()
-        self.controller.goal = None
+        self.driver.command_positions(self.sim.joint_positions())  # start from the home pose
         self.publish_task()
         self.node.get_logger().info(f"episode {self.episodes} (seed {self.sim.seed})")
 
@@ -156,14 +156,15 @@ class SimNode:
         return make("std_srvs/srv/Trigger_Response", success=True, message="the next episode starts")
 
     def _on_estop(self, request: Any) -> Any:
-        self.controller.set_estop(bool(request.data))
+        with self.lock:
+            (self.driver.estop if request.data else self.driver.release_estop)()
         return make("std_srvs/srv/SetBool_Response", success=True,
                     message="e-stop engaged" if request.data else "e-stop released")  # fmt: skip
 
     def stop(self) -> None:
         """Stop the loop (waits for a running step); call before destroying the node."""
         self.timer.cancel()
-        with self._loop_lock:
+        with self.lock:
             self._closed = True
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from lerobot_ros.runtime import QOS_DEFAULT, Node, spin
 __all__ = ["HANDOVERS", "Teleop", "main"]
 
 HANDOVERS = ("follower", "leader", "none")
+SETTLE_S = 0.3  # after a leader handover, time for the leader to reach the follower's pose before torque off
 
 
 def _make_leader(node: Node, robot_type: str) -> Any:
@@ -130,11 +131,17 @@ class Teleop:
                 q = self._start * (1 - t) + self.follower * t
                 self.leader.send_feedback({f"{n}.pos": float(v) for n, v in zip(self.joint_names, q)})
             if t >= 1.0:
-                if self.handover == "leader":
-                    self.leader.disable_torque()
-                self.phase = "streaming"
-                self.node.get_logger().info("handover done: streaming the leader")
+                self._t0 = now
+                self.phase = "settling" if self.handover == "leader" else "streaming"
+                if self.phase == "streaming":
+                    self.node.get_logger().info("handover done: streaming the leader")
             return
+        if self.phase == "settling":  # let the leader reach the last goal before it goes limp
+            if now - self._t0 < SETTLE_S:
+                return
+            self.leader.disable_torque()
+            self.phase = "streaming"
+            self.node.get_logger().info("handover done: leader released, streaming it")
         self._publish(self.read_leader())
 
     def close(self) -> None:
