@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "launch": ("lerobot_ros.launch_runner.runner", "run a ROS 2 YAML launch file without ROS (native Zenoh backend)"),
     "run": ("lerobot_ros.run", "run a node executable of lerobot_ros (as `ros2 run lerobot_ros <node>`)"),
     "sim-demo": ("lerobot_ros.nodes.sim_demo", "launch the simulated SO-101 with scripted teleop and show its topics flow"),
+    "record-demo": ("lerobot_ros.nodes.record_demo", "record a small dataset from the simulated SO-101 (scripted teleop), headless"),
 }
 
 

@@ -96,6 +96,7 @@ class RecorderNode:
         self.exit_on_finish = p("exit_on_finish", True, "shut the node down once the dataset is finalized")
         status_period = p("status_period_s", 0.5, "period of ~/status (s)")
         queue_size = p("queue_size", 0, "frames between the clock and the writer thread (0: 2 × fps)")
+        reset_service = p("reset_service", "", "std_srvs/Trigger called before each episode (e.g. /sim/reset)")
         self.recorder = DatasetRecorder(config, deserialize=lambda raw, t: msgs.deserialize(raw, t), threaded=True,
                                         queue_size=queue_size or None, log=self.log.info)  # fmt: skip
         self._lock = threading.RLock()
@@ -120,6 +121,7 @@ class RecorderNode:
         for cam in config.cameras:
             node.create_subscription("sensor_msgs/msg/CameraInfo", cam.camera_info_topic(),
                                      self._on_camera_info(cam.key), QOS_DEFAULT)  # fmt: skip
+        self.reset_client = node.create_client("std_srvs/srv/Trigger", reset_service) if reset_service else None
         self.status_pub = node.create_publisher("std_msgs/msg/String", "~/status", QOS_DEFAULT)
         for name, handler in (("start_episode", self.srv_start), ("save_episode", self.srv_save),
                               ("discard_episode", self.srv_discard), ("finish", self.srv_finish)):  # fmt: skip
@@ -139,7 +141,7 @@ class RecorderNode:
                          + f"{config.episode_time_s} s, reset {config.reset_time_s} s" if self.auto
                          else "call ~/start_episode (or press → in the terminal)"))  # fmt: skip
         if self.auto:
-            self.start()
+            self.state = "resetting"  # the clock thread starts the first episode at once
 
     # ------------------------------------------------------------------------------------------- inputs
     def _on_sample(self, stream: str, msgtype: str):
@@ -170,11 +172,28 @@ class RecorderNode:
     def _max_ticks(self) -> int | None:
         return round(self.config.episode_time_s * self.config.fps) if self.config.episode_time_s > 0 else None
 
+    def _reset_environment(self) -> int:
+        """Call ``reset_service`` (if any); the episode then starts two periods later (the reset took effect)."""
+        if self.reset_client is None:
+            return time.time_ns()
+        try:
+            if not self.reset_client.wait_for_service(30.0):
+                raise TimeoutError("not available after 30 s")
+            response = self.reset_client.call(timeout_s=10.0)
+            if not response.success:
+                self.log.warning(f"reset service {self.reset_client.name}: {response.message}")
+        except Exception as exc:
+            self.log.warning(f"reset service {self.reset_client.name} failed: {exc}")
+        return time.time_ns() + 2 * round(1e9 / self.config.fps)
+
     def start(self) -> str:
+        if self.state in ("recording", "finishing", "finished"):
+            return f"cannot start: {self.state}"
+        start_ns = self._reset_environment()
         with self._lock:
             if self.state in ("recording", "finishing", "finished"):
                 return f"cannot start: {self.state}"
-            self.recorder.start_episode(time.time_ns(), self._max_ticks())
+            self.recorder.start_episode(start_ns, self._max_ticks())
             self.state = "recording"
             self.started += 1
         self.log.info(f"recording episode {self._episode_label()}")
@@ -276,8 +295,9 @@ class RecorderNode:
                     self.recorder.advance(time.time_ns())
                     if self.recorder.sync.done:
                         self.save()
-                elif self.state == "resetting" and time.monotonic() >= self._reset_until:
-                    self.start()
+                due = self.state == "resetting" and time.monotonic() >= self._reset_until
+            if due:
+                self.start()  # outside the lock: it may call the reset service
             delay = next_t - time.monotonic()
             if delay < -period:  # fell behind (suspended?): do not try to catch up tick by tick
                 next_t = time.monotonic()
