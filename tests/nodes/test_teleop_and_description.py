@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -147,3 +148,32 @@ def _matrix(t) -> np.ndarray:
                  [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]  # fmt: skip
     m[:3, 3] = [t.translation.x, t.translation.y, t.translation.z]
     return m
+
+
+def test_keyboard_teleop_jogs_joints_from_the_follower_pose(make_context) -> None:
+    from lerobot_ros.nodes.keyboard_teleop import KeyboardTeleop
+
+    fake = Node("robot_driver", context=make_context())
+    states = fake.create_publisher("sensor_msgs/msg/JointState", "/joint_states", QOS_DEFAULT)
+    pose = np.array([0.1, -1.0, 1.2, 1.3, 0.0, 0.2])
+    timer = fake.create_timer(0.02, lambda: states.publish(joint_state_msg(JOINT_NAMES, pose, None, time.time())))
+    read_fd, write_fd = os.pipe()
+    node = Node("keyboard_teleop", context=make_context(), parameter_overrides={"step": 0.05})
+    teleop = KeyboardTeleop(node, stream=os.fdopen(read_fd, "r"))
+    observer = Node("observer", context=make_context())
+    commands = Inbox()
+    observer.create_subscription("sensor_msgs/msg/JointState", "/joint_commands", commands, QOS_DEFAULT)
+    try:
+        first = commands.wait(timeout=10)
+        assert list(first.name) == list(JOINT_NAMES) and first.position.tolist() == pytest.approx(pose.tolist())
+        os.write(write_fd, b"qqh")
+        jogged = pose + np.array([0.1, 0, 0, 0, 0, -0.05])
+        commands.wait(lambda m: np.allclose(m.position, jogged), timeout=5)
+        os.write(write_fd, b" ")  # back to the follower's pose
+        commands.wait_new(lambda m: np.allclose(m.position, pose), timeout=5)
+    finally:
+        timer.cancel()
+        teleop.close()
+        os.close(write_fd)
+        for n in (observer, node, fake):
+            n.destroy()

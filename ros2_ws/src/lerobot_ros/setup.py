@@ -31,6 +31,7 @@ NODES: dict[str, str] = {
     "sim": "lerobot_ros.nodes.sim:main",
     "recorder": "lerobot_ros.nodes.recorder:main",
     "teleop": "lerobot_ros.nodes.teleop:main",
+    "keyboard_teleop": "lerobot_ros.nodes.keyboard_teleop:main",
     "robot_description": "lerobot_ros.nodes.robot_description:main",
 }
 
