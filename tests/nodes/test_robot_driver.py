@@ -184,3 +184,30 @@ def test_lost_replies_are_counted_in_diagnostics_and_the_loop_keeps_running(rig)
     assert float(v["rate_hz"]) > 20
     assert v["temperatures_c_gripper"] == "31"  # the emulator's temperature register
     assert msg.status[0].hardware_id.startswith("so101_follower:")
+
+
+def test_koch_follower_on_a_dynamixel_bus(make_context, tmp_path) -> None:
+    from lerobot_core.motors.calibration import calibration_from_limits, save_calibration
+    from lerobot_core.motors.emulator import ServoBusEmulator
+    from lerobot_core.robots.koch import FOLLOWER_MODELS
+
+    emu = ServoBusEmulator("dynamixel", {i: m for i, m in enumerate(FOLLOWER_MODELS, 1)})
+    save_calibration(tmp_path / "koch.json",
+                     calibration_from_limits(joint_limits(), {n: i for i, n in enumerate(JOINT_NAMES, 1)}))
+    node = Node("robot_driver", context=make_context(), parameter_overrides={
+        "robot_type": "koch_follower", "port": emu.port, "id": "koch", "calibration_dir": str(tmp_path),
+        "command_timeout_s": 0.0})  # fmt: skip
+    driver = RobotDriver(node)
+    client = Node("tester", context=make_context())
+    try:
+        fwd = client.create_publisher("std_msgs/msg/Float64MultiArray", "/forward_position_controller/commands",
+                                      QOS_DEFAULT)  # fmt: skip
+        target = np.array([0.3, 0.0, -0.2, 0.0, 0.0, 0.1])
+        publish_until(client, fwd, make("std_msgs/msg/Float64MultiArray", data=target),
+                      lambda: abs(emu_rad(emu, 1) - 0.3) < 0.01 and abs(emu_rad(emu, 3) + 0.2) < 0.01)  # fmt: skip
+        assert driver.hardware_id.startswith("koch_follower:")
+    finally:
+        client.destroy()
+        driver.close()
+        node.destroy()
+        emu.close()
