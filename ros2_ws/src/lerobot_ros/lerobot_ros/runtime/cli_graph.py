@@ -67,7 +67,8 @@ def _hidden(name: str) -> bool:
 def _cli_node(context: Any):
     from .node import Node
 
-    return Node(f"_lerobot_ros_cli_{os.getpid()}", context=context, enable_rosout=False)
+    return Node(f"_lerobot_ros_cli_{os.getpid()}", context=context, enable_rosout=False,
+                start_parameter_services=False)
 
 
 def _dump(data: Any) -> str:

@@ -5,8 +5,8 @@ Type names are ``pkg/msg/Name`` (``pkg/Name`` is accepted for messages), ``pkg/s
 is Jazzy unless ``LEROBOT_ROS_DISTRO`` (or a sourced ``ROS_DISTRO``) names another one rosbags knows;
 Humble's type hash is the literal ``TypeHashNotSupported``, as rmw_zenoh writes it.
 
-std_srvs (Trigger, SetBool, Empty) and example_interfaces/AddTwoInts are registered from their .srv text
-on every store; custom types come from ``register_msg_text``/``register_srv_text``/``register_action_text``.
+std_srvs (Trigger, SetBool, Empty), example_interfaces/AddTwoInts and the rcl_interfaces parameter services are
+registered from their .srv text on every store; custom types come from ``register_msg_text``/``register_srv_text``/``register_action_text``.
 """
 
 from __future__ import annotations
@@ -59,6 +59,14 @@ _BUILTIN_SRVS = {
     "std_srvs/srv/Trigger": "---\nbool success # indicate successful run of triggered service\nstring message\n",
     "std_srvs/srv/SetBool": "bool data # e.g. for hardware enabling / disabling\n---\nbool success\nstring message\n",
     "example_interfaces/srv/AddTwoInts": "int64 a\nint64 b\n---\nint64 sum\n",
+    # rcl_interfaces parameter services (rosbags has the messages, not the services)
+    "rcl_interfaces/srv/GetParameters": "string[] names\n---\nParameterValue[] values\n",
+    "rcl_interfaces/srv/DescribeParameters": "string[] names\n---\nParameterDescriptor[] descriptors\n",
+    "rcl_interfaces/srv/GetParameterTypes": "string[] names\n---\nuint8[] types\n",
+    "rcl_interfaces/srv/ListParameters": "uint64 DEPTH_RECURSIVE=0\nstring[] prefixes\nuint64 depth\n---\n"
+                                         "ListParametersResult result\n",
+    "rcl_interfaces/srv/SetParameters": "Parameter[] parameters\n---\nSetParametersResult[] results\n",
+    "rcl_interfaces/srv/SetParametersAtomically": "Parameter[] parameters\n---\nSetParametersResult result\n",
 }
 
 _lock = threading.RLock()
@@ -226,8 +234,8 @@ def _default(desc: Any, store: Typestore) -> Any:
         base = rest[0]
         return "" if base == "string" else False if base == "bool" else 0.0 if base.startswith("float") else 0
     inner, count = rest
-    if inner[0] == Nodetype.BASE and inner[1][0] not in ("string", "bool"):
-        dtype = {"char": np.uint8, "byte": np.uint8}.get(inner[1][0], inner[1][0])
+    if inner[0] == Nodetype.BASE and inner[1][0] != "string":
+        dtype = {"char": np.uint8, "byte": np.uint8, "bool": np.bool_}.get(inner[1][0], inner[1][0])
         return np.zeros(count if kind == Nodetype.ARRAY else 0, dtype=dtype)
     return [_default(inner, store) for _ in range(count if kind == Nodetype.ARRAY else 0)]
 

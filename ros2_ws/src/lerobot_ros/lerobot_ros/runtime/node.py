@@ -234,6 +234,7 @@ class Node:
         self, node_name: str, namespace: str = "", *, argv: list[str] | None = None,
         backend: str | Backend | None = None, context: Any = None,
         parameter_overrides: dict[str, Any] | None = None, enable_rosout: bool = True,
+        start_parameter_services: bool = True,
     ) -> None:
         _ensure_console_logging()
         args = ros_args.parse_ros_args(list(argv or [])).for_node(node_name)
@@ -263,6 +264,10 @@ class Node:
         if rosout:
             self._rosout_pub = Publisher(self, "rcl_interfaces/msg/Log", "/rosout", QOS_ROSOUT)
         self._logger = NodeLogger(self._logger_name(), level, self._publish_rosout if rosout else None)
+        if start_parameter_services and self._backend.name == "zenoh":  # rclpy nodes have their own
+            from .param_services import add_parameter_services
+
+            add_parameter_services(self)
 
     # -- internals -------------------------------------------------------------------------------------------
     def _logger_name(self) -> str:
