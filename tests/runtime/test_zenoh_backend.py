@@ -86,9 +86,10 @@ def test_wire_bytes_seen_by_raw_zenoh(make_context) -> None:
     tokens: list[str] = []
     spy.session.liveliness().declare_subscriber("@ros2_lv/2/**", lambda s: tokens.append(str(s.key_expr)),
                                                 history=True)
-    node = Node("listener", context=ctx, enable_rosout=False)
+    bare = {"enable_rosout": False, "start_parameter_services": False}  # entity ids as in the golden tokens
+    node = Node("listener", context=ctx, **bare)
     node.create_subscription(STRING, "chatter", lambda m: None, 10)
-    talker = Node("talker", context=ctx, enable_rosout=False)
+    talker = Node("talker", context=ctx, **bare)
     pub = talker.create_publisher(STRING, "chatter", 7)
     nn = "@ros2_lv/2/aac3178e146ba6f1fc6e6a4085e77f21/0/0/NN/%/%/listener"
     ms = (f"@ros2_lv/2/aac3178e146ba6f1fc6e6a4085e77f21/0/1/MS/%/%/listener/%chatter/std_msgs::msg::dds_::String_/"
