@@ -52,7 +52,8 @@ class RobotDescription:
         self.xml = path.read_text()
         self.model = UrdfModel(self.xml)
         self.min_period = 1.0 / rate if rate > 0 else 0.0
-        self._last = -1.0
+        self._last = time.monotonic()
+        self._tokens = 1.0
         self.published = 0
         self.description_pub = node.create_publisher("std_msgs/msg/String", "robot_description",
                                                      QoSProfile(depth=1, durability=Durability.TRANSIENT_LOCAL))
@@ -68,10 +69,13 @@ class RobotDescription:
         node.get_logger().info(f"robot_description from {path} ({len(self.model.movable_joints)} movable joints)")
 
     def _on_joint_state(self, msg: Any) -> None:
-        now = time.monotonic()
-        if now - self._last < self.min_period:
-            return
-        self._last = now
+        if self.min_period:  # token bucket: at most publish_frequency on average, jittered inputs pass
+            now = time.monotonic()
+            self._tokens = min(2.0, self._tokens + (now - self._last) / self.min_period)
+            self._last = now
+            if self._tokens < 1.0:
+                return
+            self._tokens -= 1.0
         positions = {n: float(p) for n, p in zip(msg.name, msg.position) if n in self.model.joints}
         transforms = [transform_msg(self.prefix + parent, self.prefix + child, m, msg.header.stamp)
                       for name, (parent, child, m) in self.model.joint_transforms(positions).items()
