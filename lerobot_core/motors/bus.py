@@ -201,7 +201,9 @@ class MotorsBus:
                 break
         else:
             raise MotorBusError(f"the motor did not take id {target.id} for {motor!r}; check the cable and retry")
-        self._write_id_raw(target.id, "Baud_Rate", self.baudrates[wanted])
+        if baud != wanted:  # the reply may come at either rate: verify by pinging at the new one
+            self._write_id_raw(target.id, "Baud_Rate", self.baudrates[wanted], acknowledged=False)
+            time.sleep(0.05)
         self.set_baudrate(wanted)
         if self.ping(motor) is None:
             raise MotorBusError(f"{motor!r} does not answer at id {target.id}, {wanted} baud after set-up")

@@ -13,6 +13,7 @@ import math
 import os
 import random
 import select
+import termios
 import threading
 import time
 import tty
@@ -20,6 +21,9 @@ from dataclasses import dataclass, field
 
 from lerobot_core.motors import protocol as p
 from lerobot_core.motors import tables
+
+_TERMIOS_SPEEDS = {getattr(termios, f"B{b}"): b for b in (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000,
+                   1000000, 2000000, 3000000, 4000000) if hasattr(termios, f"B{b}")}  # fmt: skip
 
 
 @dataclass
@@ -191,10 +195,14 @@ class ServoBusEmulator:
         with self._lock:
             self._corrupt[motor_id] = self._corrupt.get(motor_id, 0) + count
 
-    def plug(self, motor_id: int, model: str) -> None:
-        """Connect a motor with factory settings except its id."""
+    def plug(self, motor_id: int, model: str, baudrate: int | None = None) -> None:
+        """Connect a motor with factory settings except its id (and ``baudrate`` when given)."""
         with self._lock:
-            self.motors[motor_id] = self._new_motor(motor_id, model)
+            m = self._new_motor(motor_id, model)
+            if baudrate is not None:
+                table = tables.FEETECH_BAUDRATES if self.feetech else tables.DYNAMIXEL_BAUDRATES
+                self._poke(m, "Baud_Rate", table[baudrate])
+            self.motors[motor_id] = m
 
     def unplug(self, motor_id: int) -> EmulatedMotor:
         """Disconnect a motor from the bus and return it (with its memory)."""
@@ -205,6 +213,19 @@ class ServoBusEmulator:
         """Unplug (``True``) or re-plug (``False``) a motor."""
         with self._lock:
             (self._silent.add if silent else self._silent.discard)(motor_id)
+
+    # --- baud rates ------------------------------------------------------------------------------------------
+    def _host_baudrate(self) -> int | None:
+        """The baud rate the driver set on the pty (None when not a standard termios rate: no check)."""
+        try:
+            return _TERMIOS_SPEEDS.get(termios.tcgetattr(self._slave)[5])
+        except termios.error:
+            return None
+
+    def _motor_baudrate(self, m: EmulatedMotor) -> int | None:
+        table = tables.FEETECH_BAUDRATES if self.feetech else tables.DYNAMIXEL_BAUDRATES
+        code = self._peek(m, "Baud_Rate")
+        return next((baud for baud, c in table.items() if c == code), None)
 
     # --- serving ---------------------------------------------------------------------------------------------
     def _serve(self) -> None:
@@ -272,23 +293,26 @@ class ServoBusEmulator:
             self._sync_goal_to_present(m)
 
     def _handle(self, pkt: p.Packet) -> list[bytes]:
-        ids = list(self.motors) if pkt.motor_id == p.BROADCAST_ID else [pkt.motor_id]
+        host = self._host_baudrate()
+        # A motor set to another baud rate than the host's hears only noise.
+        motors = {mid: m for mid, m in self.motors.items() if host is None or self._motor_baudrate(m) == host}
+        ids = list(motors) if pkt.motor_id == p.BROADCAST_ID else [pkt.motor_id]
         if pkt.instruction == p.PING:
             out = []
             for mid in ids:
-                if mid in self.motors:
-                    m = self.motors[mid]
+                if mid in motors:
+                    m = motors[mid]
                     params = b"" if self.feetech else (
                         p.encode_uint(self._peek(m, "Model_Number"), 2) + bytes([self._peek(m, "Firmware_Version")])
                     )  # fmt: skip
                     out.append(self._answer(mid, params))
             return out
-        if pkt.instruction == p.READ and pkt.motor_id in self.motors:
+        if pkt.instruction == p.READ and pkt.motor_id in motors:
             if self.feetech:
                 addr, length = pkt.params[0], pkt.params[1]
             else:
                 addr, length, _ = self._split_address(pkt.params)
-            m = self.motors[pkt.motor_id]
+            m = motors[pkt.motor_id]
             return [self._answer(m.motor_id, bytes(m.memory[addr : addr + length]))]
         if pkt.instruction == p.WRITE:
             if self.feetech:
@@ -297,7 +321,7 @@ class ServoBusEmulator:
                 addr, data = int.from_bytes(pkt.params[0:2], "little"), pkt.params[2:]
             out = []
             for mid in ids:
-                if mid in self.motors and mid not in self._silent:
+                if mid in motors and mid not in self._silent:
                     self._write_memory(self.motors[mid], addr, data)
                     if pkt.motor_id != p.BROADCAST_ID:
                         out.append(self._answer(mid))
@@ -306,15 +330,15 @@ class ServoBusEmulator:
             addr, length, rest = self._split_address(pkt.params)
             for i in range(0, len(rest) - length, length + 1):
                 mid, data = rest[i], rest[i + 1 : i + 1 + length]
-                if mid in self.motors and mid not in self._silent:
+                if mid in motors and mid not in self._silent:
                     self._write_memory(self.motors[mid], addr, data)
             return []
         if pkt.instruction == p.SYNC_READ:
             addr, length, rest = self._split_address(pkt.params)
             return [
-                self._answer(mid, bytes(self.motors[mid].memory[addr : addr + length]))
+                self._answer(mid, bytes(motors[mid].memory[addr : addr + length]))
                 for mid in rest
-                if mid in self.motors
+                if mid in motors
             ]
         return []
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lerobot_core.configs.parser import ConfigError
-from lerobot_core.motors import FeetechMotorsBus, Motor, MotorBusError
+from lerobot_core.motors import DynamixelMotorsBus, FeetechMotorsBus, Motor, MotorBusError
 from lerobot_core.motors.emulator import ServoBusEmulator
 from lerobot_core.robots import calibrate_cmd, setup_motors_cmd
 from lerobot_core.robots.find_port_cmd import find_port
@@ -24,6 +24,21 @@ def test_setup_motor_gives_a_factory_motor_its_id() -> None:
         assert list(emu.motors) == [6]
         assert emu.register(6, "Baud_Rate") == 0  # 1 Mbaud
         assert bus.ping("gripper") == 777
+        bus.disconnect(disable_torque=False)
+    finally:
+        emu.close()
+
+
+def test_setup_motor_finds_a_factory_dynamixel_at_57600_baud() -> None:
+    emu = ServoBusEmulator("dynamixel", {})
+    emu.plug(1, "xl330-m288", baudrate=57_600)  # ROBOTIS factory settings
+    try:
+        bus = DynamixelMotorsBus(emu.port, {"wrist_roll": Motor(5, "xl330-m288")}, timeout_s=0.02)
+        bus.connect(handshake=False)
+        bus.setup_motor("wrist_roll")
+        assert list(emu.motors) == [5]
+        assert emu.register(5, "Baud_Rate") == 3  # 1 Mbaud
+        assert bus.baudrate == 1_000_000 and bus.ping("wrist_roll") == 1200
         bus.disconnect(disable_torque=False)
     finally:
         emu.close()
