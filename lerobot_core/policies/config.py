@@ -182,13 +182,24 @@ class PreTrainedConfig(draccus.ChoiceRegistry, abc.ABC):
         elif source.exists() or str(pretrained_name_or_path).startswith((".", "/")):
             raise FileNotFoundError(f"{pretrained_name_or_path}: no {CONFIG_NAME} there")
         else:
-            from huggingface_hub import hf_hub_download
-
-            path = Path(hf_hub_download(str(pretrained_name_or_path), CONFIG_NAME, revision=revision,
-                                        cache_dir=cache_dir, token=token))
+            path = hub_file(str(pretrained_name_or_path), CONFIG_NAME, revision=revision, cache_dir=cache_dir,
+                            token=token)
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: is {pretrained_name_or_path!r} a saved policy directory?")
         return cls.from_dict(json.loads(path.read_text()))
+
+
+def hub_file(repo_id: str, filename: str, **kwargs: Any) -> Path:
+    """Download ``filename`` of a hub model repo, with an error that says what was tried."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(repo_id, filename, **kwargs))
+    except Exception as e:
+        raise FileNotFoundError(
+            f"{repo_id!r} is not a local directory and {filename} could not be fetched from the hub "
+            f"({type(e).__name__}: {e})"
+        ) from e
 
 
 def get_config_class(name: str) -> type[PreTrainedConfig]:

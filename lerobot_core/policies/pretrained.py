@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from lerobot_core.constants import SAFETENSORS_SINGLE_FILE
-from lerobot_core.policies.config import PreTrainedConfig
+from lerobot_core.policies.config import PreTrainedConfig, hub_file
 from lerobot_core.utils.io import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -43,10 +43,7 @@ def _resolve_model_file(source: str | Path, revision: str | None, cache_dir, tok
         if not model_file.is_file():
             raise FileNotFoundError(f"{model_file} not found: is {source!r} a saved policy directory?")
         return model_file
-    from huggingface_hub import hf_hub_download
-
-    return Path(hf_hub_download(str(source), SAFETENSORS_SINGLE_FILE, revision=revision, cache_dir=cache_dir,
-                                token=token))
+    return hub_file(str(source), SAFETENSORS_SINGLE_FILE, revision=revision, cache_dir=cache_dir, token=token)
 
 
 class PreTrainedPolicy(nn.Module, abc.ABC):

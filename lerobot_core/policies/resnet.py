@@ -308,7 +308,7 @@ class FoldedTrunk:
     def _conv_bn(self, x: Tensor, conv: nn.Conv2d, bn: nn.Module, grad: bool, relu: bool = False,
                  residual: Tensor | None = None) -> Tensor:
         weight, bias = self._folded(conv, bn, grad)
-        op = None if grad else fused_conv_ops()
+        op = None if grad or x.device.type != "cpu" or x.dtype != torch.float32 else fused_conv_ops()
         if op is not None and x.is_contiguous(memory_format=torch.channels_last) and conv.groups == 1:
             args = (list(conv.padding), list(conv.stride), list(conv.dilation), 1)
             if residual is not None:
