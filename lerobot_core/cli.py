@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("lerobot_core.robots.calibrate_cmd", "calibrate an arm (--robot.type=so101_follower --robot.port=…)"),
     "setup-motors": ("lerobot_core.robots.setup_motors_cmd", "give each motor of an arm its id and baud rate"),
     "find-port": ("lerobot_core.robots.find_port_cmd", "find the serial port of a motor bus by unplugging it"),
+    "policy-server": ("lerobot_core.inference.server_cmd", "serve a policy to robots over Zenoh (remote inference)"),
     "sim": ("lerobot_core.sim.cli", "run the scripted expert in the simulated SO-101 (success rate, optional video)"),
 }
 
