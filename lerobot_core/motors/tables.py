@@ -59,7 +59,8 @@ FEETECH_STS_TABLE: dict[str, tuple[int, int]] = {
     "Maximum_Acceleration": (85, 1),
 }
 # Registers stored sign-magnitude: name -> index of the sign bit.
-FEETECH_SIGN_BITS = {"Homing_Offset": 11, "Goal_Velocity": 15, "Present_Velocity": 15, "Present_Load": 10}
+FEETECH_SIGN_BITS = {"Homing_Offset": 11, "Goal_Position": 15, "Goal_Velocity": 15, "Present_Position": 15,
+                     "Present_Velocity": 15, "Present_Load": 10}  # fmt: skip
 FEETECH_MODELS = {"sts3215": 777, "sts3250": 2825, "sm8512bl": 11272, "scs0009": 1284}
 FEETECH_RESOLUTION = {"sts3215": 4096, "sts3250": 4096, "sm8512bl": 4096, "scs0009": 1024}
 FEETECH_BIG_ENDIAN = {"scs0009"}

@@ -159,3 +159,16 @@ def test_positions_need_calibration_to_normalize(rig) -> None:
     with pytest.raises(KeyError, match="unknown .* register"):
         bus.read("Nope", "a")
     assert math.isfinite(bus.read("Present_Temperature", "a"))
+
+
+def test_feetech_sign_magnitude_and_dynamixel_twos_complement_registers() -> None:
+    fee = FeetechMotorsBus("/dev/null", {"a": Motor(1, "sts3215")})
+    assert fee._encode("Homing_Offset", -300, 2) == (0x800 | 300).to_bytes(2, "little")
+    assert fee._decode("Homing_Offset", (0x800 | 300).to_bytes(2, "little")) == -300
+    assert fee._encode("Goal_Position", -5, 2) == (0x8000 | 5).to_bytes(2, "little")
+    assert fee._decode("Present_Position", (4095).to_bytes(2, "little")) == 4095
+    with pytest.raises(ValueError, match="does not fit"):
+        fee._encode("Homing_Offset", 5000, 2)
+    dxl = DynamixelMotorsBus("/dev/null", {"a": Motor(1, "xl330-m288")})
+    assert dxl._decode("Present_Position", (-70000).to_bytes(4, "little", signed=True)) == -70000
+    assert dxl._decode("Goal_PWM", (65535).to_bytes(2, "little")) == -1
