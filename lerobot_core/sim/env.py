@@ -14,6 +14,7 @@ Rendering is headless: importing ``lerobot_core.sim`` sets ``MUJOCO_GL=osmesa`` 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -72,6 +73,7 @@ class SO101Sim:
         self._gains = (self.model.actuator_gainprm.copy(), self.model.actuator_biasprm.copy())
         self.torque_enabled = True
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._render_lock = threading.Lock()  # one GL context per size, used by one thread at a time
         self._expert = None
         self.step_count = 0
         self.seed = self.config.seed
@@ -200,12 +202,13 @@ class SO101Sim:
             raise KeyError(f"unknown sim camera {camera!r}; cameras are 'front' and 'wrist'")
         cfg = next((c for c in self.config.cameras if c.name == camera), SimCameraConfig(camera))
         size = (height or cfg.height, width or cfg.width)
-        renderer = self._renderers.get(size)
-        if renderer is None:
-            renderer = mujoco.Renderer(self.model, height=size[0], width=size[1])
-            self._renderers[size] = renderer
-        renderer.update_scene(self.data, camera=camera)
-        return renderer.render()
+        with self._render_lock:
+            renderer = self._renderers.get(size)
+            if renderer is None:
+                renderer = mujoco.Renderer(self.model, height=size[0], width=size[1])
+                self._renderers[size] = renderer
+            renderer.update_scene(self.data, camera=camera)
+            return renderer.render()
 
     def camera_intrinsics(self, camera: str = "front", height: int | None = None, width: int | None = None) -> np.ndarray:
         """3x3 pinhole matrix K of a sim camera at a render size (MuJoCo's ``fovy`` is vertical; square pixels)."""
@@ -230,9 +233,10 @@ class SO101Sim:
         return {f"{n}.pos": float(v) for n, v in zip(JOINT_NAMES, self.data.ctrl)}
 
     def close(self) -> None:
-        for renderer in self._renderers.values():
-            renderer.close()
-        self._renderers.clear()
+        with self._render_lock:
+            for renderer in self._renderers.values():
+                renderer.close()
+            self._renderers.clear()
 
     def __enter__(self) -> SO101Sim:
         return self

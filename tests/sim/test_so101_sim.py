@@ -143,3 +143,15 @@ def test_sim_command_reports_success_and_writes_a_video(tmp_path, capsys) -> Non
     with av.open(str(video)) as container:
         frames = list(container.decode(video=0))
     assert len(frames) == report["episodes"][0]["steps"] and frames[0].width == 64
+
+
+def test_rendering_from_another_thread_gives_the_same_frame(sim: SO101Sim) -> None:
+    import threading
+
+    sim.reset(0)
+    here = sim.render("wrist")
+    there: dict = {}
+    worker = threading.Thread(target=lambda: there.setdefault("img", sim.render("wrist")))
+    worker.start()
+    worker.join()
+    np.testing.assert_array_equal(there["img"], here)
