@@ -91,6 +91,11 @@ class Camera:
     def __exit__(self, *exc) -> None:
         self.disconnect()
 
+    @property
+    def frame_count(self) -> int:
+        """Frames captured since connect (read or not)."""
+        return self._count
+
     # --- capture ---------------------------------------------------------------------------------------------
     def _publish(self, image: np.ndarray) -> Frame:
         frame = Frame(image, time.time(), self._count)
