@@ -80,7 +80,7 @@ def obs() -> dict:
 
 
 def test_requests_only_below_threshold_and_with_a_fresh_observation() -> None:
-    engine, backend, clock = make()
+    engine, _backend, clock = make()
     assert not engine.run_once()  # no observation yet
     engine.notify_observation(obs(), stamp=clock.t)
     assert engine.run_once() and engine.queue.qsize() == 10
@@ -124,7 +124,7 @@ def test_stale_observation_stops_inference() -> None:
 
 @pytest.mark.parametrize("mode,expected", [("hold", None), ("zero", [0.0, 0.0]), ("repeat_last", [1109.0, 1109.0])])
 def test_fallback_ladder_on_empty_queue(mode, expected) -> None:
-    engine, backend, clock = make(fallback=mode)
+    engine, _backend, clock = make(fallback=mode)
     engine.notify_observation(obs(), stamp=clock.t)
     engine.run_once()
     for _ in range(10):
@@ -136,7 +136,7 @@ def test_fallback_ladder_on_empty_queue(mode, expected) -> None:
 
 
 def test_actions_older_than_max_action_age_are_not_executed() -> None:
-    engine, backend, clock = make(max_action_age_s=3.0, fallback="hold")
+    engine, _backend, clock = make(max_action_age_s=3.0, fallback="hold")
     engine.notify_observation(obs(), stamp=clock.t)
     engine.run_once()
     clock.t += 3.5
@@ -168,7 +168,7 @@ def test_reset_discards_queue_and_in_flight_reply_and_resets_backend() -> None:
 
 
 def test_pause_and_resume() -> None:
-    engine, backend, clock = make()
+    engine, _backend, clock = make()
     engine.notify_observation(obs(), stamp=clock.t)
     engine.run_once()
     engine.pause()
