@@ -133,6 +133,19 @@ def test_driver_on_an_emulated_so101_with_lost_packets(tmp_path: Path) -> None:
         diag = driver.diagnostics()
         assert diag["rate_hz"] > 0 and set(diag["temperatures_c"]) == set(JOINT_NAMES)
         assert sum(diag["bus"]["lost_by_motor"].values()) > 0
+        # E-stop on the real driver path: the arm holds, a new command is refused.
+        emu.loss_rate = 0.0
+        driver.estop()
+        assert driver.command_positions({"elbow_flex": -0.3}) is False
+        for _ in range(20):
+            sample = driver.update()
+        assert sample.positions[2] == pytest.approx(0.3, abs=0.01)
+        # Watchdog on the real driver path: a stale far target is dropped for the measured position.
+        driver.release_estop()
+        driver.command_positions({"elbow_flex": 1.2}, now=0.0)
+        driver.update(now=0.0)
+        held = driver.update(now=10.0).targets[2]  # long after command_timeout_s
+        assert driver.stats.watchdog_trips == 1 and held < 1.0
         robot.disconnect()
     finally:
         emu.close()
