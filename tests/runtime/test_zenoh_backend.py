@@ -357,3 +357,37 @@ def test_humble_keys_and_legacy_attachment(make_context) -> None:
     att = samples[0].attachment.to_bytes()
     assert len(att) == 77 and wire.decode_attachment(att).sequence_number == 1
     node.destroy()
+
+
+def test_service_queue_depth_drops_oldest(make_context) -> None:
+    server = Node("busy_server", context=make_context())
+    gate, busy = threading.Event(), threading.Event()
+
+    def handler(req):
+        busy.set()
+        gate.wait(5)
+        return make("example_interfaces/srv/AddTwoInts_Response", sum=req.a)
+
+    service = server.create_service("example_interfaces/srv/AddTwoInts", "slow_add", handler, 2)
+    client_node = Node("eager_client", context=make_context())
+    client = client_node.create_client("example_interfaces/srv/AddTwoInts", "slow_add")
+    assert client.wait_for_service(5)
+    req = msgs.request_class("example_interfaces/srv/AddTwoInts")
+    first = client.call_async(req(a=0, b=0), 10)
+    assert busy.wait(5)
+    futures = []
+    for i in range(1, 5):
+        futures.append(client.call_async(req(a=i, b=0), 10))
+        time.sleep(0.1)
+    assert wait_for(lambda: service.dropped == 2)
+    gate.set()
+    assert first.result(10).sum == 0
+    outcomes = []
+    for f in futures:
+        try:
+            outcomes.append(f.result(10).sum)
+        except ServiceError as exc:
+            outcomes.append("queue full" in str(exc))
+    assert outcomes == [True, True, 3, 4]  # depth 2: the two oldest waiting requests were dropped
+    server.destroy()
+    client_node.destroy()

@@ -169,22 +169,42 @@ class Subscription:
 
 
 class Service:
+    """Queues requests (at most the QoS depth; past it the oldest is answered with an error, as rmw_zenoh drops
+    it) and runs ``handler(request) -> response`` on the node's service thread."""
+
     def __init__(self, node: Node, srv_typename: str, name: str, handler: Callable[[Any], Any],
                  qos: QoSProfile) -> None:
         self.node, self.srv_typename, self.name, self.handler = node, srv_typename, name, handler
+        self.dropped = 0
+        self._queue: collections.deque[tuple[bytes, Callable[..., None]]] = collections.deque()
+        self._depth = None if qos.keep_all else qos.resolved().depth
+        self._lock = threading.Lock()
         self.handle = node._handle.create_service(srv_typename, name, qos, self._on_request)
 
     def _on_request(self, request_cdr: bytes, respond: Callable[..., None]) -> None:
-        def run() -> None:
-            try:
-                request = msgs.deserialize(request_cdr, f"{self.srv_typename}_Request")
-                response = self.handler(request)
-                respond(msgs.serialize(response, f"{self.srv_typename}_Response"))
-            except Exception as exc:
-                self.node.get_logger().error(f"service {self.name} handler failed: {exc!r}\n{traceback.format_exc()}")
-                respond(None, f"{type(exc).__name__}: {exc}")
+        evicted = None
+        with self._lock:
+            if self._depth is not None and len(self._queue) >= self._depth:
+                evicted = self._queue.popleft()
+                self.dropped += 1
+            self._queue.append((request_cdr, respond))
+        if evicted is not None:
+            evicted[1](None, f"service {self.name}: request queue full (depth {self._depth}), request dropped")
+            self.node.get_logger().warning(f"service {self.name}: request queue full, oldest request dropped")
+        self.node._service_executor.submit(self._take)
 
-        self.node._service_executor.submit(run)
+    def _take(self) -> None:
+        with self._lock:
+            if not self._queue:
+                return
+            request_cdr, respond = self._queue.popleft()
+        try:
+            request = msgs.deserialize(request_cdr, f"{self.srv_typename}_Request")
+            response = self.handler(request)
+            respond(msgs.serialize(response, f"{self.srv_typename}_Response"))
+        except Exception as exc:
+            self.node.get_logger().error(f"service {self.name} handler failed: {exc!r}\n{traceback.format_exc()}")
+            respond(None, f"{type(exc).__name__}: {exc}")
 
     def destroy(self) -> None:
         self.handle.destroy()
