@@ -170,8 +170,9 @@ class InferenceEngine:
                     self._state = EngineState.DEGRADED
                 return PoppedAction(values, "policy")
             with self._lock:
-                if self._state in (EngineState.STREAMING, EngineState.DEGRADED, EngineState.STALLED):
+                if self.counters["merges"]:  # starving after the first chunk (not while warming up)
                     self.counters["starvation"] += 1
+                if self._state in (EngineState.STREAMING, EngineState.DEGRADED):
                     self._state = EngineState.STALLED
             self._wake.set()
         return self._fallback()
@@ -238,11 +239,15 @@ class InferenceEngine:
         """Connect the backend (errors propagate: a bad deployment fails before the robot moves) and start
         the worker thread."""
         if connect:
-            self.backend.connect()
-            self._connected = True
+            self.connect()
         self._stop.clear()
         self._thread = threading.Thread(target=self._worker, name="InferenceEngine", daemon=True)
         self._thread.start()
+
+    def connect(self) -> None:
+        """Handshake with the backend now (raises :class:`ContractError` / :class:`BackendUnavailable`)."""
+        self.backend.connect()
+        self._connected = True
 
     def stop(self, timeout: float | None = None) -> None:
         self._stop.set()
