@@ -33,6 +33,7 @@ NODES: dict[str, str] = {
     "teleop": "lerobot_ros.nodes.teleop:main",
     "keyboard_teleop": "lerobot_ros.nodes.keyboard_teleop:main",
     "robot_description": "lerobot_ros.nodes.robot_description:main",
+    "policy": "lerobot_ros.nodes.policy:main",
 }
 
 setup(

@@ -1,0 +1,139 @@
+"""Policy-node fixtures: the in-process Zenoh router and contexts of the node tests, the upstream ACT fixture
+(its dataset names the joints), and a factory that starts nodes and closes them after the test."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zenoh
+from lerobot_ros.runtime import Node
+from lerobot_ros.runtime.spin import reset_shutdown
+from lerobot_ros.runtime.zenoh_backend import ZenohContext
+
+SHARED = Path(os.environ.get("LEROBOT_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
+FIXTURES = SHARED / "fixtures" / "upstream_lerobot"
+ACT = FIXTURES / "act" / "pretrained_model"
+DATASET = FIXTURES / "dataset_v30"
+
+__all__ = ["ACT", "DATASET", "Inbox"]
+
+
+_ids = itertools.count(1)
+
+
+class Inbox:
+    """Messages of one subscription (with receive times) and waiting helpers."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.times: list[float] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, msg: Any) -> None:
+        with self._cond:
+            self.messages.append(msg)
+            self.times.append(time.monotonic())
+            self._cond.notify_all()
+
+    def wait_count(self, n: int, timeout: float = 20.0) -> list[Any]:
+        """Wait until ``n`` messages arrived in all; fails the test after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.messages) < n:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    pytest.fail(f"{len(self.messages)} of {n} messages within {timeout} s")
+                self._cond.wait(remaining)
+            return list(self.messages)
+
+    def wait(self, predicate: Callable[[Any], bool] = lambda m: True, timeout: float = 20.0) -> Any:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for msg in self.messages:
+                    if predicate(msg):
+                        return msg
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    pytest.fail(f"no matching message within {timeout} s ({len(self.messages)} received)")
+                self._cond.wait(remaining)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def zenoh_router() -> Iterator[str]:
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    config = zenoh.Config()
+    config.insert_json5("mode", '"router"')
+    config.insert_json5("listen/endpoints", json.dumps([endpoint]))
+    config.insert_json5("scouting/multicast/enabled", "false")
+    config.insert_json5("timestamping/enabled", '{"router": true, "peer": true, "client": true}')
+    router = zenoh.open(config)
+    yield endpoint
+    router.close()
+
+
+@pytest.fixture
+def make_context(zenoh_router: str) -> Iterator[Callable[[], ZenohContext]]:
+    contexts: list[ZenohContext] = []
+
+    def factory() -> ZenohContext:
+        overrides = {"connect/endpoints": json.dumps([zenoh_router]), "listen/endpoints": '["tcp/127.0.0.1:0"]',
+                     "id": f"c{next(_ids):031x}"}
+        ctx = ZenohContext(overrides=overrides, router_check_attempts=5)
+        contexts.append(ctx)
+        return ctx
+
+    reset_shutdown()
+    yield factory
+    for ctx in contexts:
+        ctx.close()
+
+
+def act_params(**overrides: Any) -> dict[str, Any]:
+    """Policy-node parameters for the upstream ACT fixture (trained on degrees, 96×128 front/wrist images)."""
+    return {"policy_path": str(ACT), "dataset": str(DATASET), "units": "degrees", "fps": 10.0,
+            "estop_service": "", "diagnostics_period_s": 0.2, **overrides}
+
+
+@pytest.fixture
+def started(make_context) -> Iterator[Callable[..., Any]]:
+    """``started(factory, name, **params)``: a node on its own context wrapped by ``factory(node)``; closed in
+    reverse order after the test (``obj.close()`` or ``obj.stop()`` first, then ``node.destroy()``)."""
+    made: list[tuple[Node, Any]] = []
+
+    def start(factory: Callable[[Node], Any] | None, name: str, **params: Any) -> Any:
+        node = Node(name, context=make_context(), parameter_overrides=params)
+        try:
+            obj = factory(node) if factory is not None else node
+        except Exception:
+            node.destroy()
+            raise
+        made.append((node, obj))
+        return obj
+
+    yield start
+    for node, obj in reversed(made):
+        for method in ("stop", "close"):
+            if obj is not node and hasattr(obj, method) and not hasattr(obj, "sim"):
+                getattr(obj, method)()
+                break
+        if hasattr(obj, "sim"):
+            obj.stop()
+        node.destroy()
+        if hasattr(obj, "sim"):
+            obj.sim.close()
