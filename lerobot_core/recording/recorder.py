@@ -99,6 +99,8 @@ class DatasetRecorder:
         self._queue: queue.Queue | None = None
         self._worker: threading.Thread | None = None
         if threaded:
+            import lerobot_core.datasets  # noqa: F401  (now, not at the first frame: torch takes seconds to import)
+
             self._queue = queue.Queue(maxsize=queue_size or 2 * config.fps)
             self._worker = threading.Thread(target=self._run_worker, name="recorder-writer", daemon=True)
             self._worker.start()
@@ -268,6 +270,10 @@ class DatasetRecorder:
         frame["task"] = (self._msg(task_sample, "task").data if task_sample is not None else "") or cfg.task
         if self.dataset is None:
             self._open_dataset()
+        if self._queue is None:  # offline (bags): wait for the encoders instead of dropping frames
+            margin = max(1, self.config.dataset.encoder_queue_maxsize - 2)
+            while self.dataset.encoder_backlog() >= margin:
+                time.sleep(0.001)
         self.dataset.add_frame(frame)
         self.encoder_backlog_max = max(self.encoder_backlog_max, self.dataset.encoder_backlog())
 

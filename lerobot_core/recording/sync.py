@@ -59,6 +59,8 @@ class StreamStats:
     staleness_max_ns: int = 0
     last_stamp_ns: int | None = None
     intervals: list[int] = field(default_factory=list)
+    delay_max_ns: int = 0  # receive time - stamp
+    late: int = 0  # samples that arrived after the tick that needed them had been evaluated
 
     def to_dict(self) -> dict[str, Any]:
         iv = self.intervals
@@ -71,6 +73,8 @@ class StreamStats:
             "stamp_jitter_ms": round(jitter / 1e6, 3),
             "staleness_mean_ms": round(self.staleness_sum_ns / self.used / 1e6, 3) if self.used else 0.0,
             "staleness_max_ms": round(self.staleness_max_ns / 1e6, 3),
+            "receive_delay_max_ms": round(self.delay_max_ns / 1e6, 3),
+            "late": self.late,
         }  # fmt: skip
 
 
@@ -109,6 +113,7 @@ class Synchronizer:
         self.recording = False
         self._start_ns: int | None = None
         self._next_tick_ns: int | None = None
+        self._last_tick_ns: int | None = None
         self.max_ticks: int | None = None
         self.stats = EpisodeStats()
 
@@ -133,6 +138,9 @@ class Synchronizer:
                 if st.last_stamp_ns is not None and stamp_ns > st.last_stamp_ns:
                     st.intervals.append(stamp_ns - st.last_stamp_ns)
                 st.last_stamp_ns = stamp_ns if st.last_stamp_ns is None else max(st.last_stamp_ns, stamp_ns)
+                st.delay_max_ns = max(st.delay_max_ns, sample.receive_ns - stamp_ns)
+                if self._last_tick_ns is not None and stamp_ns <= self._last_tick_ns:
+                    st.late += 1
             if (self.recording and self._next_tick_ns is None and stream == self.reference
                     and (self._start_ns is None or stamp_ns >= self._start_ns)):
                 self._next_tick_ns = stamp_ns + self.period_ns // 2
@@ -145,6 +153,7 @@ class Synchronizer:
             self.recording = True
             self._start_ns = start_ns
             self._next_tick_ns = None
+            self._last_tick_ns = None
             self.max_ticks = max_ticks
             self._last_used = {}
             self.stats = EpisodeStats(streams={n: StreamStats() for n in self.specs})
@@ -170,6 +179,7 @@ class Synchronizer:
             while (self.recording and self._next_tick_ns is not None and not self.done
                    and self._next_tick_ns + self.latency_ns <= now_ns):  # fmt: skip
                 out.append(self._evaluate(self._next_tick_ns))
+                self._last_tick_ns = self._next_tick_ns
                 self._next_tick_ns += self.period_ns
         return out
 
