@@ -62,7 +62,9 @@ class ServoBusEmulator:
         self.protocol_name = protocol
         self.feetech = protocol == "feetech"
         self.table = tables.FEETECH_STS_TABLE if self.feetech else tables.DYNAMIXEL_X_TABLE
-        self.codec = p.FeetechProtocol() if self.feetech else p.DynamixelProtocol()
+        # SCS servos store multi-byte registers big-endian, STS/SMS and Dynamixel little-endian.
+        self.big_endian = self.feetech and bool(motors) and all(m in tables.FEETECH_BIG_ENDIAN for m in motors.values())
+        self.codec = p.FeetechProtocol(big_endian=self.big_endian) if self.feetech else p.DynamixelProtocol()
         self.loss_rate = loss_rate
         self.time_constant_s = time_constant_s
         self.max_speed = max_speed_ticks_s
@@ -86,7 +88,7 @@ class ServoBusEmulator:
         models = tables.FEETECH_MODELS if self.feetech else tables.DYNAMIXEL_MODELS
         if model not in models:
             raise ValueError(f"unknown {self.protocol_name} model {model!r}; known: {sorted(models)}")
-        m = EmulatedMotor(motor_id, model)
+        m = EmulatedMotor(motor_id, model, raw=float((tables.resolution(model) - 1) // 2))
         self._poke(m, "Model_Number", models[model])
         self._poke(m, "ID", motor_id)
         self._poke(m, "Max_Position_Limit", 4095)
@@ -111,11 +113,11 @@ class ServoBusEmulator:
 
     def _poke(self, m: EmulatedMotor, name: str, value: int) -> None:
         addr, size = self._addr(name)
-        m.memory[addr : addr + size] = p.encode_uint(int(value), size)
+        m.memory[addr : addr + size] = p.encode_uint(int(value), size, self.big_endian)
 
     def _peek(self, m: EmulatedMotor, name: str) -> int:
         addr, size = self._addr(name)
-        value = p.decode_uint(bytes(m.memory[addr : addr + size]))
+        value = p.decode_uint(bytes(m.memory[addr : addr + size]), self.big_endian)
         if self.feetech and name in tables.FEETECH_SIGN_BITS:
             bit = tables.FEETECH_SIGN_BITS[name]
             return -(value & ((1 << bit) - 1)) if value >> bit & 1 else value
@@ -143,7 +145,7 @@ class ServoBusEmulator:
     def _sync_goal_to_present(self, m: EmulatedMotor) -> None:
         present = self._present(m)
         addr, size = self._addr("Goal_Position")
-        m.memory[addr : addr + size] = p.encode_uint(present, size)
+        m.memory[addr : addr + size] = p.encode_uint(present, size, self.big_endian)
 
     def _update(self) -> None:
         now = time.monotonic()

@@ -172,3 +172,20 @@ def test_feetech_sign_magnitude_and_dynamixel_twos_complement_registers() -> Non
     dxl = DynamixelMotorsBus("/dev/null", {"a": Motor(1, "xl330-m288")})
     assert dxl._decode("Present_Position", (-70000).to_bytes(4, "little", signed=True)) == -70000
     assert dxl._decode("Goal_PWM", (65535).to_bytes(2, "little")) == -1
+
+
+def test_scs_servos_are_big_endian_end_to_end() -> None:
+    emu = ServoBusEmulator("feetech", {1: "scs0009", 2: "scs0009"})
+    try:
+        bus = FeetechMotorsBus(emu.port, {"x": Motor(1, "scs0009"), "y": Motor(2, "scs0009")}, timeout_s=0.03)
+        bus.connect()
+        emu.set_position(1, 700)
+        assert bytes(emu.motors[1].memory[56:58]) == (700).to_bytes(2, "big")
+        assert bus.sync_read("Present_Position", normalize=False) == {"x": 700, "y": 511}
+        bus.write("Goal_Time", "y", 300, normalize=False)
+        assert emu.register(2, "Goal_Time") == 300
+        bus.disconnect(disable_torque=False)
+    finally:
+        emu.close()
+    with pytest.raises(ValueError, match="cannot mix SCS"):
+        FeetechMotorsBus("/dev/null", {"x": Motor(1, "scs0009"), "y": Motor(2, "sts3215")})
