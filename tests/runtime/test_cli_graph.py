@@ -64,7 +64,7 @@ def test_topic_hz(make_context, cli_env, capsys) -> None:
     assert topic_main(["hz", "/tick", "--duration", "2"]) == 0
     rates = [float(line.split()[-1]) for line in capsys.readouterr().out.splitlines()
              if line.startswith("average rate")]
-    assert rates and 30 < rates[-1] < 70
+    assert rates and 20 < rates[-1] < 80  # a 50 Hz timer; wide bounds for loaded CI machines
     timer.cancel()
     talker.destroy()
 

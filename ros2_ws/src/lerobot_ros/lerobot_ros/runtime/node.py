@@ -127,7 +127,10 @@ class Subscription:
         self.callback = callback
         self.received = 0
         self.malformed = 0
+        self.queue_dropped = 0  # KEEP_LAST: samples replaced by newer ones before the callback took them
+        self.lost = 0  # sequence-number gaps per publisher (rmw's MESSAGE_LOST): dropped in transport
         self.last_info: MessageInfo | None = None
+        self._last_seq: dict[bytes, int] = {}
         depth = qos.resolved().depth
         self._queue: collections.deque[tuple[bytes, MessageInfo]] = collections.deque(
             maxlen=None if qos.keep_all else depth)
@@ -137,6 +140,12 @@ class Subscription:
 
     def _on_sample(self, payload: bytes, info: MessageInfo) -> None:
         with self._lock:
+            last = self._last_seq.get(info.publisher_gid)
+            if last is not None and info.sequence_number > last + 1:
+                self.lost += info.sequence_number - last - 1
+            self._last_seq[info.publisher_gid] = info.sequence_number
+            if self._queue.maxlen is not None and len(self._queue) == self._queue.maxlen:
+                self.queue_dropped += 1
             self._queue.append((payload, info))
         self.node._executor.submit(self._take)
 
