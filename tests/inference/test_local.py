@@ -44,7 +44,8 @@ def test_upstream_fixture_chunk_matches_reference(upstream_backend, upstream_fix
 
 
 def test_engine_with_upstream_fixture(upstream_backend) -> None:
-    engine = InferenceEngine(upstream_backend, upstream_backend.action_dim, EngineConfig(fps=30))
+    engine = InferenceEngine(upstream_backend, upstream_backend.action_dim,
+                             EngineConfig(fps=30, max_observation_age_s=30.0))
     rng = np.random.default_rng(0)
     engine.notify_observation({"observation.state": rng.normal(size=6).astype(np.float32),
                                "observation.images.front": rng.integers(0, 255, (480, 640, 3), dtype=np.uint8),

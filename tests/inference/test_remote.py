@@ -65,7 +65,7 @@ def client_session(zenoh_router):
 def test_stream_chunks_health_metrics_and_audit(zenoh_router, make_server, tmp_path) -> None:
     server = make_server(audit_log=str(tmp_path / "audit.jsonl"))
     backend = remote_backend(zenoh_router, server)
-    engine = InferenceEngine(backend, 3, EngineConfig(fps=30, request_timeout_s=5.0), task="stack")
+    engine = InferenceEngine(backend, 3, EngineConfig(fps=30, max_observation_age_s=30.0), task="stack")
     engine.connect()
     try:
         assert backend.ack.accepted and backend.ack.chunk_size == 12 and backend.ack.warmed_up
@@ -97,7 +97,8 @@ def test_two_clients_never_cross_contaminate(zenoh_router, make_server) -> None:
     engines, observations = [], []
     for i in range(2):
         backend = remote_backend(zenoh_router, server, client_uuid=f"robot{i}")
-        engine = InferenceEngine(backend, 3, EngineConfig(fps=30, buffer_time_s=10.0), task="stack")
+        engine = InferenceEngine(backend, 3, EngineConfig(fps=30, buffer_time_s=10.0, max_observation_age_s=30.0),
+                                 task="stack")
         engines.append(engine)
         obs = make_observation(10 + i)
         obs["observation.state"] = np.full(STATE_DIM, 3.0 * (i * 2 - 1), np.float32)
@@ -121,7 +122,7 @@ def test_two_clients_never_cross_contaminate(zenoh_router, make_server) -> None:
 def test_malformed_input_is_counted_and_the_server_keeps_serving(zenoh_router, make_server, client_session) -> None:
     server = make_server()
     backend = remote_backend(zenoh_router, server, client_uuid="good")
-    engine = InferenceEngine(backend, 3, EngineConfig(fps=30), task="stack")
+    engine = InferenceEngine(backend, 3, EngineConfig(fps=30, max_observation_age_s=30.0), task="stack")
     engine.connect()
     try:
         bad = client_session.declare_publisher(obs_key(server.prefix, "good"))
