@@ -184,3 +184,46 @@ def test_services_pause_resume_stop_and_estop_passthrough(started, fake_robot) -
     assert call["resume"].call(timeout_s=5).success
     commands.wait_count(n + 3)
     assert call["stop"].call(timeout_s=5).success and policy.state == "stopped"
+
+
+def test_remote_server_loss_holds_and_streaming_resumes(started, fake_robot, zenoh_router) -> None:
+    from lerobot_core.inference.manifest import ModelSpec, PolicyServerManifest, ZenohSpec
+    from lerobot_core.inference.server import PolicyServer
+
+    from .conftest import ACT
+
+    def serve() -> PolicyServer:
+        manifest = PolicyServerManifest(model=ModelSpec(repo_or_path=str(ACT), device="cpu"),
+                                        zenoh=ZenohSpec(mode="client", connect_endpoints=[zenoh_router]),
+                                        action_names=JOINTS, trained_fps=10.0, health_port=0, warmup_inferences=1)
+        server = PolicyServer(manifest)
+        server.load_policy()
+        server.start()
+        servers.append(server)
+        return server
+
+    servers: list[PolicyServer] = []
+    robot = fake_robot()
+    commands = listen(started, "trajectory_msgs/msg/JointTrajectory", "/joint_trajectory")
+    try:
+        server = serve()
+        policy = started(PolicyNode, "policy", **act_params(
+            inference="remote", **{"remote.endpoint": zenoh_router, "remote.jpeg_quality": 0},
+            request_timeout_s=1.0, reconnect_max_backoff_s=0.5))
+        commands.wait(lambda m: policy.counters["policy_ticks"] >= 5, timeout=30)
+        assert policy.engine.state.value in ("STREAMING", "DEGRADED")
+        server.stop()  # the server goes away
+        lost = len(policy.transitions)
+        commands.wait(lambda m: any(k == "fallback" for _i, k, _s in list(policy.transitions)[lost:]), timeout=15)
+        time.sleep(0.3)
+        n = len(commands.messages)
+        time.sleep(0.3)
+        held = [np.array(m.points[0].positions) for m in commands.messages[n:]]
+        assert held and all(np.allclose(h, robot.positions) for h in held), "the arm must hold while the server is away"
+        back = len(policy.transitions)
+        serve()  # the server returns
+        commands.wait(lambda m: any(k == "policy" for _i, k, _s in list(policy.transitions)[back:]), timeout=30)
+        assert policy.engine.counters["reconnects"] >= 1
+    finally:
+        for server in servers:
+            server.stop()

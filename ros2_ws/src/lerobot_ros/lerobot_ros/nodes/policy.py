@@ -127,6 +127,7 @@ class PolicyNode:
         merge_mode = p("merge_mode", "replace", "replace or append (chunk merging)")
         request_timeout = p("request_timeout_s", 5.0, "one chunk request's timeout")
         max_offline = p("max_offline_s", 60.0, "remote: give up (DEAD) after this long offline")
+        max_backoff = p("reconnect_max_backoff_s", 5.0, "remote: longest wait between reconnection attempts")
         self.fallback_on_stale = p("fallback_on_stale_observation", True,
                                    "stale observations switch the command to the fallback at once")  # fmt: skip
         autostart = p("autostart", True, "run at start (false: wait for ~/start)")
@@ -185,7 +186,8 @@ class PolicyNode:
         config = EngineConfig(fps=self.fps, buffer_time_s=buffer_time_s or 0.5 * chunk * self.dt,
                               max_observation_age_s=self.max_obs_age, max_action_age_s=max_action_age,
                               fallback=fallback, merge_mode=merge_mode, request_timeout_s=request_timeout,
-                              max_offline_s=max_offline)  # fmt: skip
+                              max_offline_s=max_offline, reconnect_max_backoff_s=max_backoff,
+                              reconnect_initial_backoff_s=min(0.5, max_backoff))  # fmt: skip
         if backend is None:
             backend = (self._remote_backend(path, cfg, inference) if inference == "remote"
                        else self._local_backend(path, device, revision, fast))  # fmt: skip
