@@ -46,6 +46,11 @@ def test_upstream_checkpoint_reproduces_reference(upstream_diffusion) -> None:
         chunk = policy.predict_action_chunk({k[len(f"in{j}."):]: v for k, v in ref.items() if k.startswith(f"in{j}.")},
                                             generator=torch.Generator().manual_seed(seed))
         torch.testing.assert_close(chunk, actions[:, 1:9], atol=1e-4, rtol=0)
+        policy.fast_inference = True  # UNet convolutions as GEMMs: same samples up to float32 rounding
+        fast = policy.predict_action_chunk({k[len(f"in{j}."):]: v for k, v in ref.items() if k.startswith(f"in{j}.")},
+                                           generator=torch.Generator().manual_seed(seed))
+        policy.fast_inference = False
+        torch.testing.assert_close(fast, chunk, atol=1e-4, rtol=0)
 
 
 def test_save_matches_upstream_layout(upstream_diffusion, tmp_path: Path) -> None:

@@ -48,7 +48,21 @@ class DiffusionPolicy(PreTrainedPolicy):
         config.validate_features()
         self.config: DiffusionConfig = config
         self.diffusion = DiffusionModel(config)
+        self.fast_inference = False
         self.reset()
+
+    @property
+    def fast_inference(self) -> bool:
+        """Inference with the UNet's convolutions as GEMMs (equal up to float32 rounding; off by default so
+        upstream checkpoints give upstream's numbers exactly)."""
+        return self._fast_inference
+
+    @fast_inference.setter
+    def fast_inference(self, value: bool) -> None:
+        self._fast_inference = bool(value)
+        for module in self.modules():
+            if isinstance(module, DiffusionConv1dBlock):
+                module.fast = self._fast_inference
 
     def get_optim_params(self):
         return self.diffusion.parameters()
@@ -309,6 +323,22 @@ class DiffusionSinusoidalPosEmb(nn.Module):
         return torch.cat((emb.sin(), emb.cos()), dim=-1)
 
 
+def conv1d_as_gemm(x: Tensor, conv: nn.Conv1d) -> Tensor:
+    """``conv(x)`` for a stride-1 "same" Conv1d as one matrix product over unfolded windows.
+
+    On CPU the action horizon is short (4-16 steps), so PyTorch's Conv1d takes a slow im2col path; a GEMM
+    against the ``(out, in*k)`` weight view streams the (large) weights once. Equal up to float32 rounding.
+    """
+    b, c, length = x.shape
+    k = conv.kernel_size[0]
+    pad = conv.padding[0]
+    cols = F.pad(x, (pad, pad)).unfold(2, k, 1).permute(0, 2, 1, 3).reshape(b, length, c * k)
+    out = torch.matmul(cols, conv.weight.reshape(conv.out_channels, c * k).t())
+    if conv.bias is not None:
+        out = out + conv.bias
+    return out.transpose(1, 2)
+
+
 class DiffusionConv1dBlock(nn.Module):
     """Conv1d → GroupNorm → Mish."""
 
@@ -319,9 +349,14 @@ class DiffusionConv1dBlock(nn.Module):
             nn.GroupNorm(n_groups, out_channels),
             nn.Mish(),
         )
+        #: Run the convolution as a GEMM (set by ``DiffusionPolicy.fast_inference`` for inference).
+        self.fast = False
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.block(x)
+        if not self.fast or torch.is_grad_enabled():
+            return self.block(x)
+        conv, norm, act = self.block
+        return act(norm(conv1d_as_gemm(x, conv)))
 
 
 class DiffusionConditionalResidualBlock1d(nn.Module):
