@@ -12,7 +12,10 @@ Reported per mode: delivered and lost (sent - delivered, per publisher), latency
 callback), CPU (user+sys seconds / wall seconds, in % of one core) per process role. Targets: 0 lost, p99 <= 15 ms,
 node latency <= 1.3x raw Zenoh.
 
-    python benchmarks/transport.py [--duration 20] [--modes node,raw_zenoh]
+    python benchmarks/transport.py [--duration 20] [--modes node,raw_zenoh] [--drop]
+
+Images are published RELIABLE + KEEP_ALL (congestion control BLOCK, rmw_zenoh's mitigation for large samples);
+``--drop`` uses the default depth-10 QoS (DROP), where a CPU-starved sender loses whole frames.
 """
 
 from __future__ import annotations
@@ -77,17 +80,25 @@ def _stamp_cdr(cdr: bytearray) -> None:
     struct.pack_into("<iI", cdr, 4, t // 1_000_000_000, t % 1_000_000_000)
 
 
-def _run_publisher(mode: str, index: int, duration: float) -> dict:
+def _publisher_qos(typename: str, block: bool):
+    """Images: RELIABLE + KEEP_ALL (rmw_zenoh then blocks instead of dropping a fragmented sample when the
+    transmit queue is momentarily full) unless --drop; joint states: the default reliable depth 10."""
+    from lerobot_ros.runtime import QOS_RELIABLE_KEEP_ALL, QoSProfile
+
+    return QOS_RELIABLE_KEEP_ALL if block and typename.endswith("Image") else QoSProfile(depth=10)
+
+
+def _run_publisher(mode: str, index: int, duration: float, block: bool) -> dict:
     topic, typename, hz = _topics()[index]
     msg = _message(typename)
     from lerobot_ros.runtime import msgs
 
     sent = 0
     if mode == "node":
-        from lerobot_ros.runtime import Node, QoSProfile
+        from lerobot_ros.runtime import Node
 
         node = Node(f"bench_pub{index}", enable_rosout=False)
-        pub = node.create_publisher(typename, topic, QoSProfile(depth=10))
+        pub = node.create_publisher(typename, topic, _publisher_qos(typename, block))
         node.backend.graph.wait_until(lambda g: g.count_subscribers(topic) > 0, 10)
         time.sleep(0.5)
 
@@ -101,7 +112,8 @@ def _run_publisher(mode: str, index: int, duration: float) -> dict:
 
         session = zenoh.open(session_config())
         key = wire.data_key(0, topic, typename, msgs.type_hash(typename))
-        zpub = session.declare_publisher(key)
+        zpub = session.declare_publisher(key, congestion_control=zenoh.CongestionControl.BLOCK
+                                         if block and typename.endswith("Image") else zenoh.CongestionControl.DROP)
         cdr = bytearray(msgs.serialize(msg))
         gid = bytes(range(16))
         time.sleep(1.0)
@@ -146,10 +158,9 @@ def _run_subscriber(mode: str) -> dict:
         from lerobot_ros.runtime import Node, QoSProfile
 
         node = Node("bench_sub", enable_rosout=False)
-        for topic, typename, _ in _topics():
-            node.create_subscription(typename, topic,
-                                     lambda m, t=topic: record(t, m.header.stamp.sec, m.header.stamp.nanosec),
-                                     QoSProfile(depth=10))
+        subscriptions = {topic: node.create_subscription(
+            typename, topic, lambda m, t=topic: record(t, m.header.stamp.sec, m.header.stamp.nanosec),
+            QoSProfile(depth=10)) for topic, typename, _ in _topics()}
     else:
         import zenoh
         from lerobot_ros.runtime import wire
@@ -172,11 +183,14 @@ def _run_subscriber(mode: str) -> dict:
         time.sleep(0.05)
     wall = time.monotonic() - start
     cpu = 100 * (_cpu_seconds() - cpu0) / wall
+    drops = {}
     if mode == "node":
+        drops = {t: {"queue_dropped": sub.queue_dropped, "transport_gaps": sub.lost}
+                 for t, sub in subscriptions.items()}
         node.destroy()
     else:
         session.close()
-    return {"received": received, "latencies_ms": latencies, "cpu_percent": cpu}
+    return {"received": received, "latencies_ms": latencies, "cpu_percent": cpu, "drops": drops}
 
 
 # -- orchestration --------------------------------------------------------------------------------------------
@@ -187,35 +201,54 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-def _run_mode(mode: str, duration: float, endpoint: str) -> dict:
+def _run_round(mode: str, duration: float, endpoint: str, drop: bool) -> tuple[list[dict], dict]:
+    """One round of ``mode``: a subscriber process, then the four publisher processes for ``duration`` s."""
     env = _env(endpoint)
     me = [sys.executable, str(Path(__file__).resolve())]
-    sub = subprocess.Popen([*me, "--role", "sub", "--mode", mode, "--duration", str(duration)], stdout=subprocess.PIPE, text=True, env=env)
+    sub = subprocess.Popen([*me, "--role", "sub", "--mode", mode, "--duration", str(duration)],
+                           stdout=subprocess.PIPE, text=True, env=env)
     assert sub.stdout.readline().strip() == "READY"
-    pubs = [subprocess.Popen([*me, "--role", "pub", "--mode", mode, "--index", str(i), "--duration", str(duration)],
-                             stdout=subprocess.PIPE, text=True, env=env) for i in range(len(_topics()))]
+    flags = ["--drop"] if drop else []
+    pubs = [subprocess.Popen([*me, "--role", "pub", "--mode", mode, "--index", str(i), "--duration", str(duration),
+                              *flags], stdout=subprocess.PIPE, text=True, env=env) for i in range(len(_topics()))]
     pub_results = [json.loads(p.communicate(timeout=duration + 60)[0].strip().splitlines()[-1]) for p in pubs]
     time.sleep(1.0)
     sub.send_signal(signal.SIGTERM)
-    sub_result = json.loads(sub.communicate(timeout=30)[0].strip().splitlines()[-1])
+    return pub_results, json.loads(sub.communicate(timeout=30)[0].strip().splitlines()[-1])
+
+
+def _summarize(rounds: list[tuple[list[dict], dict]]) -> dict:
     topics = {}
     all_lat: list[float] = []
-    for res in pub_results:
-        topic = res["topic"]
-        lat = sub_result["latencies_ms"][topic]
+    cpu_sub, cpu_pubs = [], []
+    for topic, _, _ in _topics():
+        sent = delivered = 0
+        lat: list[float] = []
+        extra: dict[str, int] = {}
+        cpu = []
+        for pub_results, sub_result in rounds:
+            res = next(r for r in pub_results if r["topic"] == topic)
+            sent += res["sent"]
+            delivered += sub_result["received"][topic]
+            lat += sub_result["latencies_ms"][topic]
+            cpu.append(res["cpu_percent"])
+            for key, value in sub_result["drops"].get(topic, {}).items():
+                extra[key] = extra.get(key, 0) + value
         all_lat += lat
-        topics[topic] = {"sent": res["sent"], "delivered": sub_result["received"][topic],
-                         "lost": res["sent"] - sub_result["received"][topic],
+        topics[topic] = {"sent": sent, "delivered": delivered, "lost": sent - delivered,
                          "latency_ms_p50": _percentile(lat, 0.5), "latency_ms_p99": _percentile(lat, 0.99),
                          "latency_ms_max": round(max(lat), 3) if lat else None,
-                         "publisher_cpu_percent": round(res["cpu_percent"], 1)}
+                         "publisher_cpu_percent": round(sum(cpu) / len(cpu), 1), **extra}
+    for pub_results, sub_result in rounds:
+        cpu_sub.append(sub_result["cpu_percent"])
+        cpu_pubs.append(sum(r["cpu_percent"] for r in pub_results))
     return {
         "delivered": sum(t["delivered"] for t in topics.values()),
         "lost": sum(t["lost"] for t in topics.values()),
         "latency_ms_p50": _percentile(all_lat, 0.5),
         "latency_ms_p99": _percentile(all_lat, 0.99),
-        "subscriber_cpu_percent": round(sub_result["cpu_percent"], 1),
-        "publishers_cpu_percent": round(sum(r["cpu_percent"] for r in pub_results), 1),
+        "subscriber_cpu_percent": round(sum(cpu_sub) / len(cpu_sub), 1),
+        "publishers_cpu_percent": round(sum(cpu_pubs) / len(cpu_pubs), 1),
         "topics": topics,
     }
 
@@ -224,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of publishing per mode (default 20)")
     parser.add_argument("--modes", default="node,raw_zenoh", help="comma-separated: node, raw_zenoh")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="split the duration into this many rounds per mode, alternating modes (default 4)")
+    parser.add_argument("--drop", action="store_true",
+                        help="publish images with the default QoS (congestion control DROP) instead of KEEP_ALL/BLOCK")
     parser.add_argument("--role", choices=["sub", "pub"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
@@ -232,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         faulthandler.dump_traceback_later(args.duration + 60 if args.role == "pub" else 4 * args.duration + 120,
                                           exit=True)
     if args.role == "pub":
-        print(json.dumps(_run_publisher(args.mode, args.index, args.duration)), flush=True)
+        print(json.dumps(_run_publisher(args.mode, args.index, args.duration, not args.drop)), flush=True)
         return 0
     if args.role == "sub":
         print(json.dumps(_run_subscriber(args.mode)), flush=True)
@@ -243,12 +280,19 @@ def main(argv: list[str] | None = None) -> int:
                               stdout=subprocess.PIPE, text=True)
     router.stdout.readline()
     try:
-        results = {mode: _run_mode(mode, args.duration, endpoint) for mode in args.modes.split(",")}
+        modes = args.modes.split(",")
+        rounds: dict[str, list] = {mode: [] for mode in modes}
+        for _ in range(args.rounds):  # modes alternate, so a load change on a shared machine hits both alike
+            for mode in modes:
+                rounds[mode].append(_run_round(mode, args.duration / args.rounds, endpoint, args.drop))
+        results = {mode: _summarize(rounds[mode]) for mode in modes}
     finally:
         router.send_signal(signal.SIGINT)
         router.wait(10)
-    out = {"benchmark": "transport", "duration_s": args.duration, "cpu_count": os.cpu_count(),
+    out = {"benchmark": "transport", "duration_s": args.duration, "rounds": args.rounds, "cpu_count": os.cpu_count(),
+           "load_average": [round(v, 2) for v in os.getloadavg()],
            "streams": f"{N_CAMERAS}x Image {WIDTH}x{HEIGHT} rgb8 @ {IMAGE_HZ:g} Hz + JointState @ {JOINT_HZ:g} Hz",
+           "image_congestion_control": "drop" if args.drop else "block (RELIABLE + KEEP_ALL)",
            **results}
     if "node" in results and "raw_zenoh" in results and results["raw_zenoh"]["latency_ms_p50"]:
         out["node_vs_raw_p50"] = round(results["node"]["latency_ms_p50"] / results["raw_zenoh"]["latency_ms_p50"], 2)
