@@ -38,9 +38,9 @@ def test_upstream_fixture_chunk_matches_reference(upstream_backend, upstream_fix
             obs[key] = value.numpy()
     reply = upstream_backend.infer(ChunkRequest(observation=obs), timeout_s=1.0)
     assert reply.chunk_robot.shape == (10, 6) and reply.chunk_model.shape == (10, 6)
-    # 8-bit quantization of the reference images costs a little precision, nothing more
-    np.testing.assert_allclose(reply.chunk_robot, ref["out0.chunk"][0].numpy(), atol=0.5)
-    np.testing.assert_allclose(reply.chunk_model, ref["out0.chunk_normalized"][0].numpy(), atol=0.05)
+    # the reference frames are decoded 8-bit video, so the uint8 round trip is exact
+    np.testing.assert_allclose(reply.chunk_robot, ref["out0.chunk"][0].numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(reply.chunk_model, ref["out0.chunk_normalized"][0].numpy(), atol=1e-5, rtol=0)
 
 
 def test_engine_with_upstream_fixture(upstream_backend) -> None:
