@@ -194,3 +194,26 @@ def test_std_srvs_and_custom_types() -> None:
         msgs.register_srv_text("h3_test_msgs/srv/Bad", "int32 a\n")
     with pytest.raises(ValueError):
         msgs.normalize_typename("String")
+
+
+NEEDED_TYPES = [
+    "std_msgs/msg/String", "std_msgs/msg/Header", "std_msgs/msg/Float64MultiArray", "std_msgs/msg/Bool",
+    "sensor_msgs/msg/JointState", "sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage",
+    "sensor_msgs/msg/CameraInfo", "trajectory_msgs/msg/JointTrajectory", "geometry_msgs/msg/TransformStamped",
+    "geometry_msgs/msg/PoseStamped", "geometry_msgs/msg/Twist", "tf2_msgs/msg/TFMessage",
+    "diagnostic_msgs/msg/DiagnosticArray", "rcl_interfaces/msg/Log",
+]
+
+
+@pytest.mark.parametrize("distro", ["jazzy", "humble"])
+def test_needed_types_roundtrip(distro: str) -> None:
+    for typename in NEEDED_TYPES:
+        msg = msgs.make(typename, distro=distro)
+        data = msgs.serialize(msg, distro=distro)
+        assert data[:4] == msgs.CDR_HEADER
+        assert msgs.serialize(msgs.deserialize(data, typename, distro), distro=distro) == data
+        assert msgs.type_hash(typename, distro).startswith("RIHS01_" if distro != "humble" else "TypeHash")
+    for srv in ("std_srvs/srv/Trigger", "std_srvs/srv/SetBool", "std_srvs/srv/Empty"):
+        assert msgs.is_service(srv, distro)
+        for part in ("_Request", "_Response"):
+            msgs.serialize(msgs.make(srv + part, distro=distro), distro=distro)

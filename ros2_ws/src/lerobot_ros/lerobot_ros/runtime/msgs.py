@@ -12,6 +12,7 @@ registered from their .srv text on every store; custom types come from ``registe
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -105,7 +106,10 @@ def get_typestore(distro: str | None = None) -> Typestore:
             for srv, text in _BUILTIN_SRVS.items():
                 _register_srv(distro, srv, text)
             for register in _registrations:
-                register(distro)
+                try:
+                    register(distro)
+                except (KeyError, ValueError, TypeError) as exc:  # e.g. a custom type using one this distro lacks
+                    logging.getLogger("lerobot_ros.msgs").warning("custom type not available for %s: %s", distro, exc)
         return store
 
 
@@ -176,10 +180,12 @@ def _register_action(distro: str, action: str, text: str) -> None:
 
 
 def _register_everywhere(register: Callable[[str], None]) -> None:
+    """Apply a registration to every store (the current distro's at least); replayed on stores made later."""
     with _lock:
-        _registrations.append(register)
+        get_typestore()
         for distro in list(_stores):
-            register(distro)
+            register(distro)  # a bad definition raises here and is not remembered
+        _registrations.append(register)
 
 
 def register_msg_text(typename: str, text: str) -> None:
