@@ -112,3 +112,25 @@ def compute_chunk(policy: Any, preprocessor: Any, postprocessor: Any, request: C
     model = actions[0].detach().float().cpu().numpy().astype(np.float32, copy=True)
     robot = postprocessor(actions)[0].detach().float().cpu().numpy().astype(np.float32, copy=True)
     return ChunkReply(chunk_model=model, chunk_robot=robot, inference_ms=(time.perf_counter() - t0) * 1e3)
+
+
+def feature_names(features: Mapping[str, Any], key: str) -> list[str]:
+    """The element names of a vector feature in a dataset's ``info.json`` features (``names`` is a list, or
+    upstream's ``{"motors": [...]}`` form); e.g. the checkpoint's state or action joint order."""
+    if key not in features:
+        raise ValueError(f"feature {key!r} not in the dataset features ({sorted(features)})")
+    names = features[key].get("names") if isinstance(features[key], Mapping) else None
+    if isinstance(names, Mapping):
+        names = next(iter(names.values()), None)
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"feature {key!r} has no list of names ({names!r})")
+    return list(names)
+
+
+def ordered_vector(values: Mapping[str, float], names: list[str], what: str = "observation.state") -> np.ndarray:
+    """``values`` (name → value, any order, extra names ignored) as a float32 vector in ``names`` order."""
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise ValueError(f"{what}: no value for {missing} (have {sorted(values)}); map every joint the "
+                         f"checkpoint expects, in its units")
+    return np.asarray([values[n] for n in names], np.float32)

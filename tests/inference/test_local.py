@@ -110,3 +110,22 @@ def test_rtc_prefix_is_passed_to_policies_that_take_it() -> None:
     assert seen["delay"] == 2 and seen["prefix"].shape == (4, 3)
     assert seen["prefix"][:2].numpy().tolist() == prefix.tolist() and seen["prefix"][2:].abs().max() == 0
     assert fit_prefix(np.ones((9, 3)), 4, 3).shape == (4, 3)
+
+
+def test_joint_order_from_dataset_features(upstream_fixtures: Path) -> None:
+    import json
+
+    from lerobot_core.inference.policy_runner import feature_names, ordered_vector
+
+    features = json.loads((upstream_fixtures / "dataset_v30" / "meta" / "info.json").read_text())["features"]
+    names = feature_names(features, "observation.state")
+    assert names[0] == "shoulder_pan" and names[-1] == "gripper"
+    assert feature_names({"action": {"names": {"motors": ["a", "b"]}}}, "action") == ["a", "b"]
+    joints = {n: float(i) for i, n in enumerate(reversed(names))}  # JointState order differs
+    joints["extra"] = 99.0
+    assert ordered_vector(joints, names).tolist() == [5.0, 4.0, 3.0, 2.0, 1.0, 0.0]
+    del joints["gripper"]
+    with pytest.raises(ValueError, match="no value for \\['gripper'\\]"):
+        ordered_vector(joints, names)
+    with pytest.raises(ValueError, match="no list of names"):
+        feature_names(features, "timestamp")
