@@ -397,3 +397,14 @@ def test_service_queue_depth_drops_oldest(make_context) -> None:
     assert outcomes == [True, True, 3, 4]  # depth 2: the two oldest waiting requests were dropped
     server.destroy()
     client_node.destroy()
+
+
+def test_log_level_and_disabled_rosout_from_ros_args(make_context, capsys) -> None:
+    node = Node("quiet", context=make_context(), argv=["--ros-args", "--log-level", "debug", "--disable-rosout-logs"])
+    node.get_logger().debug("a debug line")
+    node.get_logger().warning("a warning line")
+    err = capsys.readouterr().err
+    assert "[DEBUG]" in err and "[quiet]: a debug line" in err and "[WARN]" in err
+    assert node._rosout_pub is None
+    assert "/rosout" not in [e.topic for e in node.backend.graph.entities("MP") if e.node_name == "quiet"]
+    node.destroy()
