@@ -132,6 +132,10 @@ class PolicyNode:
                                    "stale observations switch the command to the fallback at once")  # fmt: skip
         autostart = p("autostart", True, "run at start (false: wait for ~/start)")
         estop_service = p("estop_service", "/robot_driver/estop", "std_srvs/SetBool e-stop of the driver or sim")
+        switch = p("gil_switch_interval_s", 0.0005, "Python's thread switch interval for this process (0: keep); "
+                   "short, so the control thread gets the GIL from the inference thread in time")
+        rt_priority = p("realtime_priority", 0, "SCHED_FIFO priority of the control thread (0: off; needs "
+                        "CAP_SYS_NICE or an rtprio limit)")
         diag_topic = p("diagnostics_topic", "/diagnostics", "diagnostic_msgs/DiagnosticArray topic")
         diag_period = p("diagnostics_period_s", 1.0, "diagnostics period (s)")
         preview = p("preview", True, "publish ~/chunk_preview and ~/ee_path")
@@ -235,8 +239,10 @@ class PolicyNode:
         if preview:
             self.timers.append(node.create_timer(0.1, self.publish_preview))
 
+        if switch > 0:
+            sys.setswitchinterval(min(sys.getswitchinterval(), switch))
         self.engine.start(connect=inference == "local")
-        self.loop = SteadyLoop(self.dt, self._tick, name="policy-control")
+        self.loop = SteadyLoop(self.dt, self._tick, name="policy-control", realtime_priority=rt_priority)
         self.loop.start()
         self.log.info(f"policy {path} ({getattr(cfg, 'type', '?')}, {inference}) at {self.fps:g} Hz: state "
                       f"{self.fmap.state_joints} [{units}] from {state_topic}, cameras "
