@@ -290,9 +290,10 @@ class InferenceEngine:
                 self._go_dead(f"backend refused this client: {exc}")
                 return False
             except Exception as exc:
-                if self._paused:
-                    self._offline_since = self._clock()
-                offline = self._clock() - (self._offline_since or self._clock())
+                now = self._clock()
+                if self._offline_since is None or self._paused:  # paused time is not offline time
+                    self._offline_since = now
+                offline = now - self._offline_since
                 if offline > self.config.max_offline_s:
                     self._go_dead(f"offline for {offline:.1f} s > max_offline_s={self.config.max_offline_s}")
                     return False

@@ -240,3 +240,21 @@ def test_background_worker_keeps_the_queue_filled() -> None:
     assert kinds.count("policy") >= 5
     stats = engine.stats()
     assert stats["merges"] >= 2 and stats["latency_ms_p99"] >= stats["latency_ms_p50"] > 0
+
+
+def test_background_connect_gives_up_after_max_offline() -> None:
+    class NeverThere(CountingBackend):
+        def connect(self) -> None:
+            self.connects += 1
+            raise BackendUnavailable("no server")
+
+    backend = NeverThere()
+    engine = InferenceEngine(backend, 2, EngineConfig(max_offline_s=0.3, reconnect_initial_backoff_s=0.02,
+                                                      reconnect_max_backoff_s=0.05))
+    engine.start(connect=False)  # the worker connects; start() returns at once
+    try:
+        assert engine.dead.wait(5.0)
+        assert engine.state is EngineState.DEAD and backend.connects >= 2
+        assert engine.pop_action().kind == "hold"
+    finally:
+        engine.stop()
