@@ -68,6 +68,9 @@ class MotorsBus:
     table: ClassVar[dict[str, tuple[int, int]]] = {}
     models: ClassVar[dict[str, int]] = {}
     baudrates: ClassVar[dict[int, int]] = {}
+    # Reply deadline beyond the wire time. 10 ms suits USB adapters with a 1 ms latency timer; raise it for
+    # FTDI adapters at their 16 ms default, or in tests on a loaded machine.
+    default_timeout_s: ClassVar[float] = 0.01
 
     def __init__(
         self,
@@ -75,14 +78,14 @@ class MotorsBus:
         motors: dict[str, Motor],
         calibration: dict[str, MotorCalibration] | None = None,
         baudrate: int = 1_000_000,
-        timeout_s: float = 0.01,
+        timeout_s: float | None = None,
         num_retry: int = 2,
     ) -> None:
         self.port = port
         self.motors = dict(motors)
         self.calibration = dict(calibration or {})
         self.baudrate = baudrate
-        self.timeout_s = timeout_s
+        self.timeout_s = self.default_timeout_s if timeout_s is None else timeout_s
         self.num_retry = num_retry
         self.stats = BusStats()
         self._serial = None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from lerobot_core.motors.bus import MotorsBus
 from lerobot_core.motors.emulator import ServoBusEmulator
 
 
@@ -16,6 +17,12 @@ def _seen_by_the_bus(emu: ServoBusEmulator) -> None:
     deadline = time.monotonic() + 5.0
     while emu.stats.requests < start + 2 and time.monotonic() < deadline:
         time.sleep(0.002)
+
+
+@pytest.fixture(autouse=True)
+def patient_buses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Buses built inside robots and commands wait 50 ms for replies: the emulator shares a busy CPU."""
+    monkeypatch.setattr(MotorsBus, "default_timeout_s", 0.05)
 
 
 @pytest.fixture
