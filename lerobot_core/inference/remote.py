@@ -91,10 +91,14 @@ class RemotePolicyBackend:
         self._publisher: Any = None
         self._replies: queue.Queue[tuple[bytes, bytes]] = queue.Queue(maxsize=4)
         self._server_alive = threading.Event()
+        self._lock = threading.Lock()  # connect/close may race when the engine stops while reconnecting
+        self._closed = False
         self.dropped_replies = 0
 
     # ---------------------------------------------------------------------------------------------- helpers
     def _open(self) -> Any:
+        if self._closed:
+            raise BackendUnavailable("the remote backend is closed")
         if self._zenoh is None:
             import zenoh
 
@@ -171,6 +175,10 @@ class RemotePolicyBackend:
             _log.warning("policy server: %s", warning)
         self.ack, self._first_ack = ack, first or ack
         self.epoch += 1
+        with self._lock:
+            self._declare(zenoh)
+
+    def _declare(self, zenoh: Any) -> None:
         z = self._open()
         self._drain()
         self._server_alive.set()
@@ -268,6 +276,12 @@ class RemotePolicyBackend:
         self._server_alive.clear()
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
         if self._zenoh is not None and self.ack is not None and self._publisher is not None:
             try:
                 msg = SessionCloseMsg(client_uuid=self.client_uuid, session_id=self.ack.session_id)
@@ -275,6 +289,7 @@ class RemotePolicyBackend:
             except Exception:
                 pass
         self.disconnect()
+        self._closed = True
         if self._zenoh is not None:
             self._zenoh.close()
             self._zenoh = None
