@@ -106,6 +106,7 @@ def test_sim_arm_driven_by_act_at_the_configured_rate(started) -> None:
             "inference_latency_ms_p99", "queue_depth", "starvation"} <= keys
     moved = np.abs(np.array(states.messages[-1].position) - start_pose).max()
     assert moved > 0.01, "the policy's commands did not move the simulated arm"
+    assert "cube" in policy.task  # from the sim's /task topic
     assert sim.driver is not None
 
 
@@ -186,44 +187,62 @@ def test_services_pause_resume_stop_and_estop_passthrough(started, fake_robot) -
     assert call["stop"].call(timeout_s=5).success and policy.state == "stopped"
 
 
-def test_remote_server_loss_holds_and_streaming_resumes(started, fake_robot, zenoh_router) -> None:
+@pytest.fixture
+def policy_server(zenoh_router) -> Iterator:
+    """``serve(action_names=JOINTS)``: the upstream ACT fixture behind a PolicyServer on the test router."""
     from lerobot_core.inference.manifest import ModelSpec, PolicyServerManifest, ZenohSpec
     from lerobot_core.inference.server import PolicyServer
 
     from .conftest import ACT
 
-    def serve() -> PolicyServer:
+    servers: list[PolicyServer] = []
+
+    def serve(action_names: list[str] = JOINTS) -> PolicyServer:
         manifest = PolicyServerManifest(model=ModelSpec(repo_or_path=str(ACT), device="cpu"),
                                         zenoh=ZenohSpec(mode="client", connect_endpoints=[zenoh_router]),
-                                        action_names=JOINTS, trained_fps=10.0, health_port=0, warmup_inferences=1)
+                                        action_names=list(action_names), trained_fps=10.0, health_port=0,
+                                        warmup_inferences=1)
         server = PolicyServer(manifest)
         server.load_policy()
         server.start()
         servers.append(server)
         return server
 
-    servers: list[PolicyServer] = []
+    yield serve
+    for server in servers:
+        server.stop()
+
+
+def remote_params(zenoh_router: str, **overrides) -> dict:
+    return act_params(inference="remote", **{"remote.endpoint": zenoh_router, "remote.jpeg_quality": 0},
+                      request_timeout_s=1.0, reconnect_max_backoff_s=0.5, **overrides)
+
+
+def test_remote_server_refusing_the_action_names_refuses_start(started, policy_server, zenoh_router) -> None:
+    policy_server(action_names=[f"{j}.pos" for j in JOINTS])
+    commands = listen(started, "trajectory_msgs/msg/JointTrajectory", "/joint_trajectory")
+    with pytest.raises(PolicyStartupError, match="refused this robot.*mismatch"):
+        started(PolicyNode, "policy", **remote_params(zenoh_router))
+    time.sleep(0.3)
+    assert commands.messages == []
+
+
+def test_remote_server_loss_holds_and_streaming_resumes(started, fake_robot, policy_server, zenoh_router) -> None:
     robot = fake_robot()
     commands = listen(started, "trajectory_msgs/msg/JointTrajectory", "/joint_trajectory")
-    try:
-        server = serve()
-        policy = started(PolicyNode, "policy", **act_params(
-            inference="remote", **{"remote.endpoint": zenoh_router, "remote.jpeg_quality": 0},
-            request_timeout_s=1.0, reconnect_max_backoff_s=0.5))
-        commands.wait(lambda m: policy.counters["policy_ticks"] >= 5, timeout=30)
-        assert policy.engine.state.value in ("STREAMING", "DEGRADED")
-        server.stop()  # the server goes away
-        lost = len(policy.transitions)
-        commands.wait(lambda m: any(k == "fallback" for _i, k, _s in list(policy.transitions)[lost:]), timeout=15)
-        time.sleep(0.3)
-        n = len(commands.messages)
-        time.sleep(0.3)
-        held = [np.array(m.points[0].positions) for m in commands.messages[n:]]
-        assert held and all(np.allclose(h, robot.positions) for h in held), "the arm must hold while the server is away"
-        back = len(policy.transitions)
-        serve()  # the server returns
-        commands.wait(lambda m: any(k == "policy" for _i, k, _s in list(policy.transitions)[back:]), timeout=30)
-        assert policy.engine.counters["reconnects"] >= 1
-    finally:
-        for server in servers:
-            server.stop()
+    server = policy_server()
+    policy = started(PolicyNode, "policy", **remote_params(zenoh_router))
+    commands.wait(lambda m: policy.counters["policy_ticks"] >= 5, timeout=30)
+    assert policy.engine.state.value in ("STREAMING", "DEGRADED")
+    server.stop()  # the server goes away
+    lost = len(policy.transitions)
+    commands.wait(lambda m: any(k == "fallback" for _i, k, _s in list(policy.transitions)[lost:]), timeout=15)
+    time.sleep(0.3)
+    n = len(commands.messages)
+    time.sleep(0.3)
+    held = [np.array(m.points[0].positions) for m in commands.messages[n:]]
+    assert held and all(np.allclose(h, robot.positions) for h in held), "the arm must hold while the server is away"
+    back = len(policy.transitions)
+    policy_server()  # the server returns
+    commands.wait(lambda m: any(k == "policy" for _i, k, _s in list(policy.transitions)[back:]), timeout=30)
+    assert policy.engine.counters["reconnects"] >= 1

@@ -198,6 +198,18 @@ class PolicyNode:
         self.backend = _StampedBackend(backend)
         self.engine = InferenceEngine(self.backend, action_dim, config, task=self.task, clock=clock)
         self.fallback_mode = config.fallback.value
+        if inference == "remote":  # a refused session is a start-up error; an absent server is retried
+            from lerobot_core.inference import BackendUnavailable, ContractError
+
+            try:
+                self.engine.connect()
+            except ContractError as exc:
+                self.engine.stop(timeout=1.0)
+                raise PolicyStartupError(f"the policy server refused this robot: {exc}") from None
+            except BackendUnavailable as exc:
+                self.log.warning(f"policy server not reachable yet ({exc}); retrying in the background")
+        else:
+            self.engine.connect()
 
         # -- topics --------------------------------------------------------------------------------------------
         keys = ([STATE_KEY] if state_ft is not None else []) + list(sources)
@@ -241,7 +253,7 @@ class PolicyNode:
 
         if switch > 0:
             sys.setswitchinterval(min(sys.getswitchinterval(), switch))
-        self.engine.start(connect=inference == "local")
+        self.engine.start(connect=False)
         self.loop = SteadyLoop(self.dt, self._tick, name="policy-control", realtime_priority=rt_priority)
         self.loop.start()
         self.log.info(f"policy {path} ({getattr(cfg, 'type', '?')}, {inference}) at {self.fps:g} Hz: state "
