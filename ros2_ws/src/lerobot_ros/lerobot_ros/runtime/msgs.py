@@ -274,6 +274,12 @@ def serialize(msg: Any, typename: str | None = None, distro: str | None = None) 
     return bytes(get_typestore(distro).serialize_cdr(msg, typename))
 
 
+def serialize_buffer(msg: Any, typename: str, store: Typestore) -> bytearray:
+    """Like :func:`serialize` for a normalized ``typename`` and a given store, without the final copy (hot path)."""
+    view = store.serialize_cdr(msg, typename)
+    return view.obj if isinstance(view, memoryview) and isinstance(view.obj, bytearray) else bytearray(view)
+
+
 def deserialize(data: bytes | bytearray | memoryview, typename: str, distro: str | None = None) -> Any:
     """A rosbags message from CDR bytes; raises ``ValueError`` on bytes that are not valid CDR for the type."""
     data = bytes(data)

@@ -99,17 +99,18 @@ class NodeLogger:
 class Publisher:
     def __init__(self, node: Node, typename: str, topic: str, qos: QoSProfile) -> None:
         self.node, self.typename, self.topic, self.qos = node, typename, topic, qos
+        self._store = msgs.get_typestore()
         self.handle = node._handle.create_publisher(typename, topic, qos)
 
     def publish(self, msg: Any) -> None:
         """Publish a message object of this publisher's type, or CDR bytes as they are (no re-serialization)."""
         if isinstance(msg, (bytes, bytearray, memoryview)):
-            self.handle.publish(bytes(msg) if not isinstance(msg, bytes) else msg)
+            self.handle.publish(bytes(msg) if isinstance(msg, memoryview) else msg)
             return
         msgtype = getattr(msg, "__msgtype__", None)
         if msgtype != self.typename:
             raise TypeError(f"publisher on {self.topic} takes {self.typename}, got {msgtype or type(msg).__name__}")
-        self.handle.publish(msgs.serialize(msg, self.typename))
+        self.handle.publish(msgs.serialize_buffer(msg, self.typename, self._store))
 
     def get_subscription_count(self) -> int:
         return self.node._backend.graph.count_subscribers(self.topic)
