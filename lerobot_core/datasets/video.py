@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -134,6 +135,10 @@ def _parse_cache_size(raw: str | None) -> int | None:
     return size
 
 
+_INHERITED: list[Any] = []
+_CACHES: weakref.WeakSet = weakref.WeakSet()
+
+
 class VideoDecoderCache:
     """Thread-safe LRU of open video readers; evicted readers are closed.
 
@@ -150,12 +155,19 @@ class VideoDecoderCache:
         self._readers: OrderedDict[str, PyAVVideoReader] = OrderedDict()
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        _CACHES.add(self)
 
     def _check_pid(self) -> None:
-        if os.getpid() != self._pid:  # forked: the parent's handles are not ours to use or close
-            self._readers = OrderedDict()
-            self._lock = threading.Lock()
-            self._pid = os.getpid()
+        if os.getpid() != self._pid:  # forked without the at-fork hook (e.g. os.fork from C code)
+            self._after_fork()
+
+    def _after_fork(self) -> None:
+        # The parent's decoders are not ours to use, and closing a decoder copied mid-state through fork
+        # (its threads do not exist here) can hang: keep the inherited objects alive, unused.
+        _INHERITED.append(self._readers)
+        self._readers = OrderedDict()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def __contains__(self, path: object) -> bool:
         return str(path) in self._readers
@@ -295,8 +307,21 @@ def _decode_pool() -> ThreadPoolExecutor:
     """Threads that decode several cameras of one item at once (PyAV releases the GIL while decoding)."""
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid():  # never reuse a pool inherited through fork
+        _INHERITED.append(_POOL)
         _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2), thread_name_prefix="decode"))
     return _POOL[1]
+
+
+def _reset_after_fork() -> None:
+    global _POOL
+    for cache in list(_CACHES):
+        cache._after_fork()
+    if _POOL is not None:
+        _INHERITED.append(_POOL)
+        _POOL = None
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def decode_many(

@@ -59,3 +59,17 @@ def test_tools_setter_persists(tmp_path):
     meta.tools = None
     assert "tools" not in json.loads((root / "meta/info.json").read_text())
     assert LeRobotDatasetMetadata("t", root=root).tools[0]["function"]["name"] == "say"
+
+
+def test_dataloader_workers_match_direct_access(tmp_path):
+    """Worker processes open their own decoders (the parent's cache and thread pool are not reused)."""
+    root = tmp_path / "ds"
+    record(root, episodes=2, length=6)
+    ds = LeRobotDataset("t", root=root, delta_timestamps={"observation.images.front": [-1 / 30, 0]})
+    direct = [ds[i] for i in range(len(ds))]  # the parent has decoded (cache, pool) before forking
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2, shuffle=False)
+    batches = list(loader)
+    front = torch.cat([b["observation.images.front"] for b in batches])
+    assert front.shape == (12, 2, 3, 32, 48)
+    assert torch.equal(front, torch.stack([d["observation.images.front"] for d in direct]))
+    assert [t for b in batches for t in b["task"]] == [d["task"] for d in direct]
