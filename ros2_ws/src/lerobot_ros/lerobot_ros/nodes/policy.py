@@ -247,6 +247,7 @@ class PolicyNode:
         self.marker_pub = node.create_publisher("visualization_msgs/msg/MarkerArray", "~/ee_path", QOS_DEFAULT) \
             if self.kinematics is not None else None  # fmt: skip
         self._previewed_merges = 0
+        self.loop = SteadyLoop(self.dt, self._tick, name="policy-control", realtime_priority=rt_priority)
         self.timers = [node.create_timer(diag_period, self.publish_diagnostics)]
         if preview:
             self.timers.append(node.create_timer(0.1, self.publish_preview))
@@ -254,7 +255,6 @@ class PolicyNode:
         if switch > 0:
             sys.setswitchinterval(min(sys.getswitchinterval(), switch))
         self.engine.start(connect=False)
-        self.loop = SteadyLoop(self.dt, self._tick, name="policy-control", realtime_priority=rt_priority)
         self.loop.start()
         self.log.info(f"policy {path} ({getattr(cfg, 'type', '?')}, {inference}) at {self.fps:g} Hz: state "
                       f"{self.fmap.state_joints} [{units}] from {state_topic}, cameras "
