@@ -235,12 +235,14 @@ def _topic_pub(args: argparse.Namespace) -> int:
         if times:  # a bounded publisher waits for a subscriber first, so the message is not lost
             ctx.graph.wait_until(lambda g: g.count_subscribers(topic) > 0, args.wait_matching)
             time.sleep(0.1)
-        print(f"publisher: beginning loop\npublishing #1: {msgs.to_dict(msg)}", flush=True)
+        print("publisher: beginning loop", flush=True)
         reset_shutdown()
         sent = 0
+        shown = msgs.to_dict(msg, max_array=16)
         while True:
             pub.publish(msg)
             sent += 1
+            print(f"publishing #{sent}: {shown}\n", flush=True)
             if times and sent >= times:
                 time.sleep(0.2)  # let the transport flush before closing
                 break
