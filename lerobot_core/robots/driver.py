@@ -48,6 +48,9 @@ class DriverConfig:
         if len(self.lower_limits) != n or len(self.upper_limits) != n:
             raise ValueError(f"DriverConfig: {n} joint_names but {len(self.lower_limits)} lower_limits and "
                              f"{len(self.upper_limits)} upper_limits; give one limit per joint")  # fmt: skip
+        bad = [name for name, lo, hi in zip(self.joint_names, self.lower_limits, self.upper_limits) if not lo < hi]
+        if bad:
+            raise ValueError(f"DriverConfig: lower limit must be below upper limit for joints {bad}")
         if isinstance(self.max_relative_target, list) and len(self.max_relative_target) != n:
             raise ValueError(f"DriverConfig.max_relative_target: {len(self.max_relative_target)} values for {n} joints")
 

@@ -61,6 +61,12 @@ class SO101Sim:
         self.config = config or SO101SimConfig()
         if self.config.fps <= 0 or self.config.physics_substeps <= 0:
             raise ValueError("SO101SimConfig.fps and physics_substeps must be positive integers")
+        for cam in self.config.cameras:
+            if cam.name not in ("front", "wrist"):
+                raise ValueError(f"SO101SimConfig.cameras: unknown camera {cam.name!r}; the scene has 'front' and 'wrist'")
+            if cam.height <= 0 or cam.width <= 0:
+                raise ValueError(f"SO101SimConfig.cameras[{cam.name!r}]: height and width must be positive, "
+                                 f"got {cam.height}x{cam.width}")  # fmt: skip
         width = max([c.width for c in self.config.cameras] + [640])
         height = max([c.height for c in self.config.cameras] + [480])
         self.model = mujoco.MjModel.from_xml_string(scene.scene_xml(width, height))

@@ -149,3 +149,12 @@ def test_driver_on_an_emulated_so101_with_lost_packets(tmp_path: Path) -> None:
         robot.disconnect()
     finally:
         emu.close()
+
+
+def test_driver_config_errors_name_the_problem() -> None:
+    with pytest.raises(ValueError, match="one limit per joint"):
+        DriverConfig(["a", "b"], [0.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match=r"lower limit must be below upper limit for joints \['b'\]"):
+        DriverConfig(["a", "b"], [0.0, 2.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="max_relative_target"):
+        DriverConfig(["a"], [0.0], [1.0], max_relative_target=[0.1, 0.2])

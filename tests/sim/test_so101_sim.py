@@ -155,3 +155,12 @@ def test_rendering_from_another_thread_gives_the_same_frame(sim: SO101Sim) -> No
     worker.start()
     worker.join()
     np.testing.assert_array_equal(there["img"], here)
+
+
+def test_bad_sim_configs_are_rejected_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="unknown camera 'top'"):
+        SO101Sim(SO101SimConfig(cameras=[SimCameraConfig("top")]))
+    with pytest.raises(ValueError, match="height and width must be positive"):
+        SO101Sim(SO101SimConfig(cameras=[SimCameraConfig("front", 0, 64)]))
+    with pytest.raises(ValueError, match="fps"):
+        SO101Sim(SO101SimConfig(fps=0))
