@@ -14,7 +14,7 @@ from lerobot_ros.nodes.policy import PolicyNode
 from lerobot_ros.nodes.policy_io import PolicyStartupError
 from lerobot_ros.nodes.sim import SimNode
 from lerobot_ros.runtime import QOS_DEFAULT, make
-from lerobot_ros.runtime.conversions import numpy_to_image, stamp_to_sec
+from lerobot_ros.runtime.conversions import numpy_to_compressed_image, numpy_to_image, stamp_to_sec
 
 from .conftest import Inbox, act_params
 
@@ -25,12 +25,16 @@ pytestmark = pytest.mark.e2e
 class FakeRobot:
     """A test-side robot: publishes joint_states and two camera streams at ``fps`` until frozen."""
 
-    def __init__(self, node, fps: float = 30.0, wrist_encoding: str = "rgb8") -> None:
+    def __init__(self, node, fps: float = 30.0, wrist_encoding: str = "rgb8", front_compressed: bool = False) -> None:
         self.node, self.period = node, 1.0 / fps
         self.positions = np.array([0.1, -0.2, 0.3, 0.0, 0.1, 0.5])
         self.state_pub = node.create_publisher("sensor_msgs/msg/JointState", "/joint_states", QOS_DEFAULT)
         self.pubs = {cam: node.create_publisher("sensor_msgs/msg/Image", f"/{cam}/image_raw", QOS_DEFAULT)
                      for cam in ("front", "wrist")}
+        self.front_compressed = front_compressed
+        if front_compressed:
+            self.pubs["front"] = node.create_publisher("sensor_msgs/msg/CompressedImage",
+                                                       "/front/image_raw/compressed", QOS_DEFAULT)
         self.image = np.zeros((48, 64, 3), np.uint8)
         self.image[..., 0] = 200  # red in RGB
         self.image[:, :32, 2] = 50
@@ -47,7 +51,9 @@ class FakeRobot:
             self.state_pub.publish(joint_state_msg(JOINTS, self.positions, None, now))
             if self.cameras_frozen.is_set():
                 continue
-            self.pubs["front"].publish(numpy_to_image(self.image, "rgb8", stamp=now))
+            self.pubs["front"].publish(
+                numpy_to_compressed_image(self.image, "png", encoding="rgb8", stamp=now) if self.front_compressed
+                else numpy_to_image(self.image, "rgb8", stamp=now))
             wrist = self.image[..., ::-1] if self.wrist_encoding == "bgr8" else self.image
             self.pubs["wrist"].publish(numpy_to_image(np.ascontiguousarray(wrist), self.wrist_encoding, stamp=now))
             self.last_frame = time.monotonic()
@@ -135,6 +141,27 @@ def test_frozen_camera_falls_back_within_one_control_period(started, fake_robot)
         np.testing.assert_allclose(positions, robot.positions, atol=1e-9)
     assert all(k == "fallback" for i, k, _ in policy.transitions if i >= tick)
     assert time.monotonic() - frozen_at < 5
+
+
+@pytest.mark.parametrize("command_type", ["forward", "joint_state"])
+def test_command_types_order_joints_and_compressed_camera(started, fake_robot, command_type) -> None:
+    robot = fake_robot(front_compressed=True)
+    msg_type, topic = {"forward": ("std_msgs/msg/Float64MultiArray", "/forward_position_controller/commands"),
+                       "joint_state": ("sensor_msgs/msg/JointState", "/joint_commands")}[command_type]
+    commands = listen(started, msg_type, topic)
+    # the checkpoint's action columns named in reverse joint order; every observation stale -> hold
+    policy = started(PolicyNode, "policy", **act_params(
+        command_type=command_type, action_names=JOINTS[::-1], max_observation_age_s=1e-6,
+        **{"camera.front.topic": "/front/image_raw/compressed",
+           "camera.front.type": "sensor_msgs/msg/CompressedImage"}))
+    msgs = commands.wait_count(3)
+    if command_type == "forward":  # all joints, in `joints` order, whatever the checkpoint's order
+        np.testing.assert_allclose(msgs[-1].data, robot.positions)
+    else:
+        assert list(msgs[-1].name) == JOINTS[::-1]
+        np.testing.assert_allclose(msgs[-1].position, robot.positions[::-1])
+    front = policy.buffer.snapshot().data["observation.images.front"]
+    assert front.shape == (96, 128, 3) and front[..., 0].mean() == pytest.approx(200, abs=1)  # PNG, RGB order
 
 
 def test_refuses_to_start_when_a_feature_has_no_source(started) -> None:
