@@ -50,6 +50,8 @@ class SO101SimConfig:
     cube_x_range: tuple[float, float] = (0.15, 0.22)
     cube_y_range: tuple[float, float] = (-0.1, 0.03)
     cube_yaw_range: tuple[float, float] = (-0.6, 0.6)
+    # Multisample anti-aliasing of rendered images; 0 (off) renders about 3x faster with OSMesa.
+    render_samples: int = 0
 
 
 class SO101Sim:
@@ -69,7 +71,7 @@ class SO101Sim:
                                  f"got {cam.height}x{cam.width}")  # fmt: skip
         width = max([c.width for c in self.config.cameras] + [640])
         height = max([c.height for c in self.config.cameras] + [480])
-        self.model = mujoco.MjModel.from_xml_string(scene.scene_xml(width, height))
+        self.model = mujoco.MjModel.from_xml_string(scene.scene_xml(width, height, self.config.render_samples))
         self.model.opt.timestep = 1.0 / (self.config.fps * self.config.physics_substeps)
         self.data = mujoco.MjData(self.model)
         self._qpos_adr = np.array([self.model.jnt_qposadr[self.model.joint(n).id] for n in JOINT_NAMES])

@@ -69,8 +69,8 @@ def _body_xml(link_name: str, indent: str) -> list[str]:
     return out
 
 
-def scene_xml(offscreen_width: int = 1280, offscreen_height: int = 960) -> str:
-    """The full MJCF model as text."""
+def scene_xml(offscreen_width: int = 1280, offscreen_height: int = 960, offscreen_samples: int = 0) -> str:
+    """The full MJCF model as text (``offscreen_samples``: multisample anti-aliasing, 0 = off, 3x faster on CPU)."""
     bx, by = BIN_CENTER
     wall_mid = BIN_HALF + BIN_WALL
     walls = [
@@ -104,7 +104,7 @@ def scene_xml(offscreen_width: int = 1280, offscreen_height: int = 960) -> str:
             '  <compiler angle="radian" autolimits="true"/>',
             '  <option timestep="0.002" cone="elliptic" impratio="10" integrator="implicitfast"/>',
             f'  <visual><global offwidth="{offscreen_width}" offheight="{offscreen_height}"/>'
-            '<quality shadowsize="0"/></visual>',
+            f'<quality shadowsize="0" offsamples="{offscreen_samples}"/></visual>',
             "  <default>",
             '    <geom friction="1.0 0.005 0.0001" solref="0.005 1"/>',
             '    <default class="robot"><geom friction="1.5 0.01 0.001"/></default>',
