@@ -20,6 +20,7 @@ import zenoh
 from lerobot_ros.runtime.spin import reset_shutdown
 from lerobot_ros.runtime.zenoh_backend import ZenohContext
 
+from lerobot_core.motors.bus import MotorsBus
 from lerobot_core.motors.calibration import calibration_from_limits, save_calibration
 from lerobot_core.motors.emulator import ServoBusEmulator
 from lerobot_core.robots.so101_model import JOINT_NAMES, joint_limits
@@ -100,6 +101,12 @@ class Inbox:
                 if remaining <= 0:
                     pytest.fail(f"no new matching message within {timeout} s ({len(self.messages)} received)")
                 self._cond.wait(remaining)
+
+
+@pytest.fixture(autouse=True)
+def patient_buses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drivers built in-process wait 50 ms for emulator replies: the emulator shares a busy CPU."""
+    monkeypatch.setattr(MotorsBus, "default_timeout_s", 0.05)
 
 
 @pytest.fixture
