@@ -543,11 +543,11 @@ class PolicyServer:
             self._capture("rep", payload)
             header = MsgHeader(SCHEMA_VERSION, MSG_TYPE_CHUNK, item.header.seq_id, item.header.episode_id,
                                item.header.client_mono_ns, item.header.session_epoch)
+            self._count("requests_total")
+            self._count("superseded_total", reply.superseded_seqs)
             publisher = session.publisher
             if publisher is not None:
                 publisher.put(payload, attachment=header.pack())
-            self._count("requests_total")
-            self._count("superseded_total", reply.superseded_seqs)
         except Exception as exc:
             outcome = f"error: {exc}"
             session.stats.errors += 1

@@ -23,6 +23,8 @@ from lerobot_core.inference import (
     compute_chunk,
 )
 from lerobot_core.inference import server as server_mod
+from lerobot_core.inference.codec import decode_action_chunk, decode_observation
+from lerobot_core.inference.manifest import DebugSpec
 from lerobot_core.inference.remote import RemoteInferenceConfig, RemotePolicyBackend
 from lerobot_core.inference.schema import MsgHeader, obs_key, session_key, status_key
 
@@ -63,7 +65,7 @@ def client_session(zenoh_router):
 
 
 def test_stream_chunks_health_metrics_and_audit(zenoh_router, make_server, tmp_path) -> None:
-    server = make_server(audit_log=str(tmp_path / "audit.jsonl"))
+    server = make_server(audit_log=str(tmp_path / "audit.jsonl"), debug=DebugSpec(capture_dir=str(tmp_path / "cap")))
     backend = remote_backend(zenoh_router, server)
     engine = InferenceEngine(backend, 3, EngineConfig(fps=30, max_observation_age_s=30.0), task="stack")
     engine.connect()
@@ -90,6 +92,11 @@ def test_stream_chunks_health_metrics_and_audit(zenoh_router, make_server, tmp_p
     lines = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [r["seq_id"] for r in lines] == [1, 2] and all(r["outcome"] == "ok" for r in lines)
     assert set(lines[0]) >= {"session_id", "client_uuid", "episode_id", "queue_wait_ms", "inference_ms", "superseded"}
+    # debug capture: the exact request and reply bytes, replayable offline
+    req = decode_observation((tmp_path / "cap" / "req_00000.bin").read_bytes())
+    np.testing.assert_array_equal(req.images[CAMERAS[0]], obs[CAMERAS[0]])
+    rep = decode_action_chunk((tmp_path / "cap" / "rep_00000.bin").read_bytes())
+    assert rep.seq_id_echo == 1 and rep.chunk_robot.shape == (12, 3)
 
 
 def test_two_clients_never_cross_contaminate(zenoh_router, make_server) -> None:
@@ -128,14 +135,16 @@ def test_malformed_input_is_counted_and_the_server_keeps_serving(zenoh_router, m
         bad = client_session.declare_publisher(obs_key(server.prefix, "good"))
         time.sleep(0.3)
         bad.put(b"\xc1garbage", attachment=MsgHeader(seq_id=99).pack())  # good header, bad msgpack
-        bad.put(b"x", attachment=b"short")  # bad header
-        bad.put(b"x")  # no header
+        assert wait_for(lambda: server.metrics["errors_total"] == 1)  # (one mailbox slot: wait before the next)
         bad.put(msgpack.packb({"state": {"dtype": "|O", "shape": [1], "data": b"1234"}}),
                 attachment=MsgHeader(seq_id=100).pack())
+        assert wait_for(lambda: server.metrics["errors_total"] == 2)
+        bad.put(b"x", attachment=b"short")  # bad header
+        bad.put(b"x")  # no header
         stranger = client_session.declare_publisher(obs_key(server.prefix, "stranger"))
         time.sleep(0.2)
         stranger.put(b"x", attachment=MsgHeader().pack())
-        assert wait_for(lambda: server.metrics["malformed_total"] >= 4 and server.metrics["errors_total"] >= 2)
+        assert wait_for(lambda: server.metrics["malformed_total"] == 4)
         assert wait_for(lambda: server.metrics["dropped_unknown_client_total"] >= 1)
         replies = list(client_session.get(session_key(server.prefix), payload=b"\x92\x01", timeout=2.0))
         from lerobot_core.inference.codec import decode_session_ack
@@ -165,7 +174,7 @@ def test_handshake_failures_abort_before_the_robot_moves(zenoh_router, make_serv
 def test_liveliness_and_idle_gc(zenoh_router, make_server, monkeypatch) -> None:
     monkeypatch.setattr(server_mod, "LIVELINESS_GC_GRACE_S", 0.2)
     monkeypatch.setattr(server_mod, "GC_PERIOD_S", 0.1)
-    server = make_server(session_idle_timeout_s=1.5)
+    server = make_server(session_idle_timeout_s=4.0)
     gone = remote_backend(zenoh_router, server, client_uuid="gone")
     gone.connect()
     idle = remote_backend(zenoh_router, server, client_uuid="idle")
@@ -173,9 +182,10 @@ def test_liveliness_and_idle_gc(zenoh_router, make_server, monkeypatch) -> None:
     assert set(server.sessions) == {"gone", "idle"}
     gone._zenoh.close()  # crash: no session close, the liveliness token disappears
     gone._zenoh = None
-    assert wait_for(lambda: "gone" not in server.sessions, 5.0)
-    assert "idle" in server.sessions
-    assert wait_for(lambda: "idle" not in server.sessions, 5.0)  # idle timeout
+    t0 = time.monotonic()
+    assert wait_for(lambda: "gone" not in server.sessions, 10.0)
+    assert "idle" in server.sessions or time.monotonic() - t0 > 3.5  # (unless the machine stalled for seconds)
+    assert wait_for(lambda: "idle" not in server.sessions, 10.0)  # idle timeout
     idle.close()
 
 
