@@ -134,3 +134,36 @@ def test_cli_flags_and_manifest(tmp_path, capsys) -> None:
     manifest.write_text("model: {repo_or_path: ''}\nzenoh: {mode: peer, listen_endpoints: ['tcp/127.0.0.1:0']}\n")
     assert main(["--manifest", str(manifest)]) == 2
     assert "model.repo_or_path is required" in capsys.readouterr().err
+
+
+def test_exclusive_serving_for_a_stateful_policy() -> None:
+    import numpy as np
+
+    from lerobot_core.inference.codec import encode_observation
+    from lerobot_core.inference.schema import ObservationMsg
+    from lerobot_core.policies import make_pre_post_processors
+
+    act, _, _ = tiny_act_policy()
+    cfg = DiffusionConfig(input_features=act.config.input_features, output_features=act.config.output_features,
+                          device="cpu", down_dims=(8, 16), pretrained_backbone_weights=None, crop_shape=None,
+                          num_inference_steps=2, horizon=8, n_action_steps=4)
+    policy = DiffusionPolicy(cfg)
+    stats = {"observation.state": {"min": -np.ones(STATE_DIM), "max": np.ones(STATE_DIM)},
+             "action": {"min": -np.ones(3), "max": np.ones(3)}}
+    for cam in CAMERAS:
+        stats[cam] = {"mean": np.full((3, 1, 1), 0.5), "std": np.full((3, 1, 1), 0.25)}
+    pre, post = make_pre_post_processors(cfg, dataset_stats=stats)
+    s = PolicyServer(PolicyServerManifest(model=ModelSpec(repo_or_path="diff"), max_sessions=5, trained_fps=10.0),
+                     policy=policy, preprocessor=pre, postprocessor=post)
+    assert s.serving_mode == "exclusive" and s.max_sessions == 1
+    assert s.handle_session_open(good(fps=10.0)).accepted
+    refused = s.handle_session_open(good(client_uuid="r2", fps=10.0))
+    assert not refused.accepted and refused.error == "server full: 1/1 sessions active"
+    rng = np.random.default_rng(0)
+    obs = ObservationMsg(state=np.zeros(STATE_DIM, np.float32), jpeg_quality=0, episode_start=True,
+                         images={c: rng.integers(0, 255, (24, 32, 3), dtype=np.uint8) for c in CAMERAS})
+    session = s.sessions["r1"]
+    session.deposit(MsgHeader(seq_id=1), encode_observation(obs))
+    reply = s.serve_one(session)
+    assert reply is not None and reply.chunk_robot.shape == (4, 3) and session.episode_id == 0
+    assert s.metrics["requests_total"] == 1 and s.metrics["errors_total"] == 0
