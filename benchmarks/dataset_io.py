@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -76,6 +77,7 @@ class FrameCycle:
 def record(root: Path, streaming: bool, episodes: int, frames: int, scenes: list[FrameCycle]) -> dict:
     ds = LeRobotDataset.create("bench/dataset_io", FPS, features(), root=root, streaming_encoding=streaming)
     margin = max(2, ds.writer.streaming_encoder.queue_maxsize - 4) if streaming else None
+    cpu = time.process_time()
     start = time.perf_counter()
     for ep in range(episodes):
         for i in range(frames):
@@ -89,10 +91,11 @@ def record(root: Path, streaming: bool, episodes: int, frames: int, scenes: list
             ds.add_frame(frame)
         ds.save_episode()
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     dropped = ds.dropped_frames
     ds.finalize()
     return {"frames_per_s": round(episodes * frames / elapsed, 1), "seconds": round(elapsed, 2),
-            "dropped_frames": dropped}
+            "cpu_seconds": round(cpu, 2), "dropped_frames": dropped}
 
 
 def raw_encoder_fps(scene: TabletopScene, n: int = 150) -> float:
@@ -117,10 +120,12 @@ def read(root: Path, samples: int) -> dict:
     order = list(range(n)) * (samples // n + 1)
     random.Random(0).shuffle(order)
     order = order[:samples]
+    cpu = time.process_time()
     start = time.perf_counter()
     for i in order:
         item = ds[i]
     random_rate = samples / (time.perf_counter() - start)
+    random_cpu_ms = (time.process_time() - cpu) / samples * 1000
     ds2 = LeRobotDataset("bench/dataset_io", root=root)
     start = time.perf_counter()
     for i in range(n):
@@ -128,6 +133,7 @@ def read(root: Path, samples: int) -> dict:
     sequential_rate = n / (time.perf_counter() - start)
     assert item[CAMERAS[0]].shape == (3, HEIGHT, WIDTH)
     return {"random_access_samples_per_s": round(random_rate, 1),
+            "random_access_cpu_ms_per_sample": round(random_cpu_ms, 2),
             "sequential_samples_per_s": round(sequential_rate, 1)}
 
 
@@ -140,6 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     work = args.root or Path(tempfile.mkdtemp(prefix="dataset_io_"))
     scenes = [FrameCycle(TabletopScene(0, c)) for c in range(len(CAMERAS))]
+    load_before = os.getloadavg()[0]
     try:
         streaming = record(work / "streaming", True, args.episodes, args.frames, scenes)
         batch = record(work / "batch", False, args.episodes, args.frames, scenes)
@@ -152,12 +159,16 @@ def main() -> None:
         "workload": {"cameras": len(CAMERAS), "height": HEIGHT, "width": WIDTH, "fps": FPS,
                      "episodes": args.episodes, "frames_per_episode": args.frames, "codec": "libsvtav1 g=2 crf=30 preset=12"},
         "record_streaming_frames_per_s": streaming["frames_per_s"],
+        "record_streaming_cpu_s": streaming["cpu_seconds"],
         "record_batch_frames_per_s": batch["frames_per_s"],
+        "record_batch_cpu_s": batch["cpu_seconds"],
         "streaming_dropped_frames": streaming["dropped_frames"],
         **reading,
         "raw_pyav_encoder_frames_per_s_one_camera": round(raw, 1),
         "encoder_limit_timesteps_per_s_two_cameras": round(raw / len(CAMERAS), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2),
+                            "cpu_count": os.cpu_count()},
         "upstream_reference_0_4_4": {"record_streaming_frames_per_s": 68, "record_batch_frames_per_s": 24,
                                      "random_access_samples_per_s": 244},
     }

@@ -65,6 +65,7 @@ class PyAVVideoReader:
         self._last: list | None = None  # last decoded [ts, frame, rgb or None]
         self.stamp: tuple = ()
         self.reformatter = VideoReformatter()
+        self.planar_reformatter = VideoReformatter()
         self.lock = threading.Lock()
 
     def close(self) -> None:
@@ -88,12 +89,25 @@ class PyAVVideoReader:
             entry[2] = self.reformatter.reformat(entry[1], format="rgb24").to_ndarray()
         return entry[2]
 
+    def float_chw_into(self, entry: list, out: np.ndarray) -> None:
+        """Write the frame as float32 RGB (3, H, W) in [0, 1] into ``out``: planar GBR from swscale (the same
+        values as rgb24) divided plane by plane, which avoids a strided HWC -> CHW pass."""
+        planar = self.planar_reformatter.reformat(entry[1], format="gbrp")
+        for channel, plane in zip((1, 2, 0), planar.planes):  # gbrp planes are G, B, R
+            src = np.frombuffer(plane, np.uint8).reshape(planar.height, plane.line_size)[:, : planar.width]
+            np.divide(src, np.float32(255), out=out[channel], dtype=np.float32)
+
     def frame_at(self, ts: float) -> tuple[float, np.ndarray]:
         """Decode the frame nearest to ``ts``: returns (frame timestamp, HWC uint8 RGB)."""
+        found, entry = self.entry_at(ts)
+        return found, self._rgb(entry)
+
+    def entry_at(self, ts: float) -> tuple[float, list]:
+        """Decode the frame nearest to ``ts``: returns (frame timestamp, [ts, frame, rgb or None])."""
         half = self.frame_period / 2
         last = self._last
         if last is not None and abs(last[0] - ts) < half:
-            return last[0], self._rgb(last)
+            return last[0], last
         ahead = (
             last is not None
             and self._frames is not None
@@ -109,12 +123,12 @@ class PyAVVideoReader:
             self._last = current
             if current[0] >= ts - half:
                 if last is not None and abs(last[0] - ts) < abs(current[0] - ts):
-                    return last[0], self._rgb(last)
-                return current[0], self._rgb(current)
+                    return last[0], last
+                return current[0], current
             last = current
         self._frames = None
         if last is not None:
-            return last[0], self._rgb(last)
+            return last[0], last
         raise FrameTimestampError(f"no frame decoded at or after {ts:.6f}s in {self.path}")
 
 
@@ -292,11 +306,16 @@ def decode_video_frames(
     backend = backend or "pyav"
     if backend != "pyav":
         return decode_video_frames_uint8(video_path, timestamps, tolerance_s, backend, cache).type(torch.float32) / 255
-    images = _decode_hwc(video_path, timestamps, tolerance_s, cache)
-    height, width, channels = images[0].shape
-    out = np.empty((len(images), channels, height, width), dtype=np.float32)
-    for i, image in enumerate(images):  # one single-threaded pass: uint8 HWC -> float32 CHW / 255 (IEEE, as torch)
-        np.divide(image.transpose(2, 0, 1), np.float32(255), out=out[i], dtype=np.float32)
+    reader = (cache or default_decoder_cache()).get_decoder(video_path)
+    with reader.lock:
+        found = [0.0] * len(timestamps)
+        out: np.ndarray | None = None
+        for i in sorted(range(len(timestamps)), key=lambda i: timestamps[i]):
+            found[i], entry = reader.entry_at(float(timestamps[i]))
+            if out is None:
+                out = np.empty((len(timestamps), 3, entry[1].height, entry[1].width), dtype=np.float32)
+            reader.float_chw_into(entry, out[i])
+    _check_tolerance(str(video_path), [float(t) for t in timestamps], found, tolerance_s, "pyav")
     return torch.from_numpy(out)
 
 
