@@ -119,6 +119,13 @@ def test_zenoh_config_and_tls_pass_through(tmp_path) -> None:
     assert entries["transport/link/tls/listen_certificate"] == "cert.pem"
     assert entries["transport/link/tls/enable_mtls"] is True and entries["transport/link/tx/lease"] == 5000
     build_zenoh_config(ZenohSpec(mode="peer", listen_endpoints=["tcp/127.0.0.1:0"]))  # accepted by zenoh
+    from lerobot_core.inference.remote import RemoteInferenceConfig
+
+    client = RemoteInferenceConfig(connect_endpoint="tls/router:7447", tls_ca="ca.pem", tls_cert="c.pem",
+                                   tls_key="k.pem", service_model_id="m")
+    entries = zenoh_config_entries(client.zenoh_spec())
+    assert entries["connect/endpoints"] == ["tls/router:7447"] and entries["mode"] == "client"
+    assert entries["transport/link/tls/connect_private_key"] == "k.pem"
     with pytest.raises(ValueError, match="all three"):
         ZenohSpec(mode="peer", tls_root_ca_certificate="ca.pem").validate()
     with pytest.raises(ValueError, match="connect_endpoints"):
