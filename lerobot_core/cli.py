@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "find-port": ("lerobot_core.robots.find_port_cmd", "find the serial port of a motor bus by unplugging it"),
     "policy-server": ("lerobot_core.inference.server_cmd", "serve a policy to robots over Zenoh (remote inference)"),
     "sim": ("lerobot_core.sim.cli", "run the scripted expert in the simulated SO-101 (success rate, optional video)"),
+    "train": ("lerobot_core.training.train", "train a policy on a LeRobot dataset (--policy.type=act|diffusion)"),
+    "eval-offline": ("lerobot_core.training.evaluate", "action L1/MSE of a checkpoint on a dataset's episodes"),
 }
 
 

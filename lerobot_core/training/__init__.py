@@ -1,0 +1,1 @@
+"""Training (`lerobot-core train`) and offline evaluation (`lerobot-core eval-offline`)."""
