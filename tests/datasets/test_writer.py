@@ -206,3 +206,30 @@ def test_create_refuses_existing_dataset_and_bad_features(tmp_path):
         LeRobotDataset.create("t", 30, {"x": {"dtype": "complex", "shape": (1,)}}, root=tmp_path / "b")
     with pytest.raises(ValueError, match="multiple of 1/fps"):
         LeRobotDataset("t", root=tmp_path / "ds", delta_timestamps={"action": [0.01]})
+
+
+def test_append_to_upstream_written_dataset(tmp_path, upstream_fixtures):
+    """Episodes appended to the upstream fixture land in its files and everything still reads back."""
+    import shutil
+
+    root = tmp_path / "ds"
+    shutil.copytree(upstream_fixtures / "dataset_v30", root)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    ds = LeRobotDataset.resume("fixtures/so101_synth", root=root)
+    for i in range(5):
+        ds.add_frame({"observation.state": np.full(6, i, np.float32), "action": np.full(6, i, np.float32),
+                      "observation.images.front": np.full((96, 128, 3), 100, np.uint8),
+                      "observation.images.wrist": np.full((96, 128, 3), 150, np.uint8),
+                      "task": "pick the red block"})
+    ds.save_episode()
+    ds.finalize()
+    loaded = LeRobotDataset("fixtures/so101_synth", root=root)
+    assert loaded.meta.total_episodes == 3 and len(loaded) == 85 and loaded.meta.total_tasks == 2
+    assert loaded.meta.episodes["videos/observation.images.wrist/from_timestamp"][2] == pytest.approx(80 / 30)
+    assert abs(float(loaded[84]["observation.images.wrist"].mean()) * 255 - 150) < 3
+    assert int(loaded[84]["task_index"]) == 0 and loaded[84]["task"] == "pick the red block"
+    assert count_video_frames(root / "videos/observation.images.front/chunk-000/file-000.mp4") == 85
+    assert pq.read_schema(root / "meta/episodes/chunk-000/file-000.parquet").names == pq.read_schema(
+        upstream_fixtures / "dataset_v30/meta/episodes/chunk-000/file-000.parquet").names
+    assert loaded.meta.stats["action"]["count"].tolist() == [85]
