@@ -113,6 +113,7 @@ class Trainer:
         else:
             pre, post = make_pre_post_processors(cfg.policy, dataset_stats=stats, rename_map=cfg.rename_map or None)
         self.preprocessor, self.postprocessor = pre, post
+        cfg.policy.device = acc.device.type  # saved configs say "cuda", not this rank's "cuda:3"
         online_state = None
         if self.resume_dir is not None:
             online_state = ckpt.load_optional(ckpt.training_state_dir(self.resume_dir), ckpt.ONLINE_MODEL)
