@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +83,10 @@ class DatasetWriter:
         self.fps = meta.fps
         self.features = meta.features
         self.camera_encoder = camera_encoder or self._recorded_encoder() or camera_encoder_defaults()
+        if encoder_threads is None and meta.video_keys:
+            # Cameras encode in parallel: split the cores between them instead of letting every SVT-AV1
+            # instance start a thread per core (oversubscription costs ~10-15% CPU per frame on 2 cores).
+            encoder_threads = max(1, (os.cpu_count() or 1) // len(meta.video_keys))
         self.encoder_threads = encoder_threads
         self.streaming = streaming_encoding and bool(meta.video_keys)
         self.streaming_encoder = (
