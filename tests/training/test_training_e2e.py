@@ -48,16 +48,17 @@ def test_train_cli_then_load_and_act(tiny_dataset: Path, tmp_path: Path):
     assert result["action_l1"] > 0 and result["action_mse"] > 0
 
 
-def test_eval_offline_on_upstream_checkpoint(upstream_fixtures: Path, tmp_path: Path, capsys):
+@pytest.mark.parametrize("policy", ["act", "diffusion"])
+def test_eval_offline_on_upstream_checkpoint(upstream_fixtures: Path, tmp_path: Path, capsys, policy: str):
     from lerobot_core.training.evaluate import main
 
     output = tmp_path / "metrics.json"
-    assert main([f"--policy.path={upstream_fixtures / 'act' / 'pretrained_model'}", "--policy.device=cpu",
+    assert main([f"--policy.path={upstream_fixtures / policy / 'pretrained_model'}", "--policy.device=cpu",
                  f"--dataset.root={upstream_fixtures / 'dataset_v30'}", "--dataset.episodes=[1]",
-                 "--max_batches=2", "--batch_size=4", f"--output={output}"]) == 0
+                 "--max_batches=2", "--batch_size=2", f"--output={output}"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed == json.loads(output.read_text())
-    assert printed["type"] == "act" and printed["num_frames"] == 8
+    assert printed["type"] == policy and printed["num_frames"] == 4
     for key in ("action_l1", "action_mse", "action_l1_first"):
         assert printed[key] > 0 and printed[key] == printed[key]  # finite, not NaN
     assert printed["action_mse"] >= printed["action_l1"] ** 2 - 1e-6  # E[x²] >= E[|x|]²

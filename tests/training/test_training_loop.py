@@ -51,6 +51,12 @@ def test_checkpoint_layout_matches_upstream(tiny_dataset: Path, tmp_path: Path):
     assert not list(out.rglob("*.pt")) and not list(out.rglob("*.pth")) and not list(checkpoints.glob(".*"))
     groups = json.loads((state / ckpt.OPTIMIZER_PARAM_GROUPS).read_text())
     assert len(groups) == 2 and groups[1]["lr"] == 1e-5  # ACT: backbone group at optimizer_lr_backbone
+    # Upstream's way to resume: point --config_path at the checkpoint's train_config.json.
+    cfg = parse_train_config(["--resume=true", f"--config_path={checkpoints / '000001' / 'pretrained_model' / 'train_config.json'}",
+                              "--steps=5"])
+    assert cfg.resume and cfg.steps == 5 and Path(cfg.output_dir) == out.resolve()
+    assert cfg.policy.pretrained_path == str((checkpoints / "000001" / "pretrained_model").resolve())
+    assert cfg.policy.chunk_size == 4 and cfg.dataset.root == str(tiny_dataset)
 
 
 @pytest.mark.slow
