@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from lerobot_core.datasets import FrameTimestampError, VideoDecoderCache, VideoEncoderConfig
 from lerobot_core.datasets.video import (
@@ -120,3 +121,14 @@ def test_decoder_cache_is_bounded_lru_and_env_configurable(tmp_path, monkeypatch
         VideoDecoderCache()
     cache.clear()
     assert len(cache) == 0
+
+
+def test_float_and_uint8_decoding_agree(upstream_fixtures):
+    from lerobot_core.datasets.video import decode_video_frames_uint8
+
+    path = upstream_fixtures / "dataset_v30/videos/observation.images.wrist/chunk-000/file-000.mp4"
+    timestamps = [0.0, 41 / 30, 3 / 30, 79 / 30]
+    as_float = decode_video_frames(path, timestamps, 1e-4, cache=VideoDecoderCache(1))
+    as_uint8 = decode_video_frames_uint8(path, timestamps, 1e-4, cache=VideoDecoderCache(1))
+    assert as_uint8.dtype == torch.uint8 and as_float.shape == as_uint8.shape == (4, 3, 96, 128)
+    assert torch.equal(as_float, as_uint8.float() / 255)
