@@ -187,7 +187,8 @@ class Trainer:
                 self.ema.load_state_dict(ema_state)
         elif had_online_state:
             logger.warning("the checkpoint was trained with EMA; resuming without it from the online weights")
-        logger.info("resumed from %s at step %d", self.resume_dir, self.step)
+        if self.accelerator.is_main_process:
+            logger.info("resumed from %s at step %d", self.resume_dir, self.step)
 
     # --------------------------------------------------------------------------------------- run
     def eval_policy(self):
@@ -246,9 +247,10 @@ class Trainer:
         data_time, update_time = AverageMeter(), AverageMeter()
         window_start, window_steps = time.perf_counter(), 0
         samples_per_step = cfg.batch_size * acc.num_processes
-        logger.info("training %s on %d frames (%d episodes, %d held out) for %d steps, output %s",
-                    cfg.policy.type, len(self.loader.dataset), len(self.train_episodes), len(self.eval_episodes),
-                    cfg.steps, self.output_dir)
+        if acc.is_main_process:
+            logger.info("training %s on %d frames (%d episodes, %d held out) for %d steps on %d process(es), "
+                        "output %s", cfg.policy.type, len(self.loader.dataset), len(self.train_episodes),
+                        len(self.eval_episodes), cfg.steps, acc.num_processes, self.output_dir)
         while self.step < cfg.steps:
             if self.epoch_start_states is not None:  # resuming inside an epoch: replay its order, skip its start
                 self.sampler_generator.set_state(self.epoch_start_states[0])
@@ -367,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lerobot-core train: error: {_explain(e)}", file=sys.stderr)
         return 2
     result = trainer.run()
-    if result.checkpoints:
+    if result.checkpoints and trainer.accelerator.is_main_process:
         logger.info("done: %d steps, last checkpoint %s", result.step,
                     Path(result.checkpoints[-1]).parent / ckpt.LAST_CHECKPOINT_LINK)
     return 0

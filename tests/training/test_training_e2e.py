@@ -72,3 +72,28 @@ def test_eval_offline_errors(upstream_fixtures: Path, tiny_dataset: Path, capsys
     assert "'observation.images.wrist' is missing from the dataset" in capsys.readouterr().err
     assert main([f"--dataset.root={tiny_dataset}"]) == 2
     assert "--policy.path" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_two_processes_share_one_shuffle_and_reduce_metrics(tiny_dataset: Path, tmp_path: Path):
+    """torchrun with 2 CPU processes (gloo): both ranks draw the same seeded permutation and take disjoint
+    halves; held-out eval sums are reduced, so both ranks report the metrics of all held-out frames."""
+    probe = Path(__file__).with_name("multiprocess_probe.py")
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(probe),
+         f"--dataset.root={tiny_dataset}", f"--output_dir={out}", "--steps=2", "--batch_size=4", "--num_workers=0",
+         "--progress_bar=false", "--eval_freq=2", "--eval.episodes=[2]", "--save_freq=2", *TINY_ACT],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = sorted((json.loads(line[len("PROBE "):]) for line in proc.stdout.splitlines() if line.startswith("PROBE ")),
+                  key=lambda r: r["rank"])
+    assert [r["rank"] for r in rows] == [0, 1] and rows[0]["world"] == 2
+    for epoch in range(2):
+        a, b = rows[0]["epochs"][epoch], rows[1]["epochs"][epoch]
+        assert len(a) == len(b) == 16 and set(a) | set(b) == set(range(32))  # 32 training frames, no overlap
+        assert not set(a) & set(b)
+    assert rows[0]["epochs"][0] != rows[0]["epochs"][1]  # a new permutation every epoch
+    assert rows[0]["eval"] == rows[1]["eval"] and rows[0]["eval"]["num_frames"] == 16
+    assert (out / "checkpoints" / "000002" / "pretrained_model" / "model.safetensors").is_file()
