@@ -182,6 +182,14 @@ def load_policy_config(path: str, overrides: list[str]) -> PreTrainedConfig:
         return base
     data = base.to_dict()
     config_cls = get_config_class(data.pop("type"))
+    asked_type = next((o.split("=", 1)[1] for o in overrides if o.startswith("--policy.type=")), None)
+    if asked_type is not None and asked_type != base.type:
+        raise ConfigError(f"--policy.type={asked_type} contradicts --policy.path={path}, a {base.type!r} policy; "
+                          "drop --policy.type when fine-tuning")
+    overrides = [o for o in overrides if not o.startswith("--policy.type=")]
+    if not overrides:
+        base.pretrained_path = str(path)
+        return base
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "policy.json"
         file.write_text(json.dumps(data))

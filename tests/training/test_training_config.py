@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_ACT, write_dataset
 
+from lerobot_core.configs.parser import ConfigError
 from lerobot_core.training.config import parse_train_config
 from lerobot_core.training.train import Trainer, main
 
@@ -47,6 +48,10 @@ def test_policy_path_loads_the_checkpoint_config_with_overrides(upstream_fixture
     assert cfg.policy.type == "act" and cfg.policy.dim_model == 64 and cfg.policy.dropout == 0.0
     assert cfg.policy.pretrained_path == str(path)
     assert cfg.policy.input_features["observation.images.front"].shape == (3, 96, 128)
+    same = parse_train_config(["--dataset.root=/x", f"--policy.path={path}", "--policy.type=act"])
+    assert same.policy.dim_model == 64
+    with pytest.raises(ConfigError, match="contradicts"):
+        parse_train_config(["--dataset.root=/x", f"--policy.path={path}", "--policy.type=diffusion"])
     config = tmp_path / "finetune.yaml"
     config.write_text(f"dataset:\n  root: /x\npolicy:\n  path: {path}\n  chunk_size: 5\n  n_action_steps: 5\n")
     from_yaml = parse_train_config([f"--config_path={config}"])
