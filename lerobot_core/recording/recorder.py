@@ -304,8 +304,11 @@ class DatasetRecorder:
                                  f"records {feat['shape']}; record into a new root")  # fmt: skip
 
     def _write_meta(self) -> None:
-        for name, text in self.meta_files.items():
-            atomic_write_text(self.root / "meta" / name, text)
+        for name, text in list(self.meta_files.items()):  # store_meta may add entries from another thread
+            try:
+                atomic_write_text(self.root / "meta" / name, text)
+            except OSError as exc:  # metadata extras must not stop a recording
+                self.log(f"could not write meta/{name}: {exc}")
 
     def _save(self, stats: dict[str, Any]) -> None:
         if self.dataset is None or not self.dataset.writer or not self.dataset.writer.num_frames:

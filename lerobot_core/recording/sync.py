@@ -2,7 +2,7 @@
 
 Ticks fall every ``1/fps`` on the streams' own clock (header stamps, or receive times). The first tick of an
 episode is anchored half a period after the first sample of the *reference* stream (the first camera, else the
-state) stamped at or after the episode start, so that with streams published at ``fps`` every sample sits mid-way
+state) stamped at or after the episode start (phase: the median of the buffered reference samples), so that with streams published at ``fps`` every sample sits mid-way
 between two ticks. A tick at time ``t`` is evaluated once the driver's clock passed ``t + latency`` (late
 messages still count) and takes, for every stream, the latest sample stamped at or before ``t``:
 
@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["EpisodeStats", "Sample", "StreamSpec", "Synchronizer", "Tick"]
+
+ANCHOR_SAMPLES = 3  # reference samples that fix the tick phase (median)
 
 
 @dataclass
@@ -141,10 +143,8 @@ class Synchronizer:
                 st.delay_max_ns = max(st.delay_max_ns, sample.receive_ns - stamp_ns)
                 if self._last_tick_ns is not None and stamp_ns <= self._last_tick_ns:
                     st.late += 1
-            if (self.recording and self._next_tick_ns is None and stream == self.reference
-                    and (self._start_ns is None or stamp_ns >= self._start_ns)):
-                self._next_tick_ns = stamp_ns + self.period_ns // 2
-                self.stats.start_ns = self._next_tick_ns
+            if self.recording and self._next_tick_ns is None and stream == self.reference:
+                self._try_anchor(force=False)
 
     # ---------------------------------------------------------------------------------------------- episode
     def start(self, start_ns: int | None = None, max_ticks: int | None = None) -> None:
@@ -157,11 +157,24 @@ class Synchronizer:
             self.max_ticks = max_ticks
             self._last_used = {}
             self.stats = EpisodeStats(streams={n: StreamStats() for n in self.specs})
-            if start_ns is not None:
-                ref = [s for s in self._buffers[self.reference] if s.stamp_ns >= start_ns]
-                if ref:
-                    self._next_tick_ns = ref[0].stamp_ns + self.period_ns // 2
-                    self.stats.start_ns = self._next_tick_ns
+            self._try_anchor(force=False)
+
+    def _try_anchor(self, force: bool) -> None:
+        """Anchor the ticks once ``ANCHOR_SAMPLES`` reference samples are buffered (or at a flush)."""
+        buf = self._buffers[self.reference]
+        after = [s for s in buf if self._start_ns is None or s.stamp_ns >= self._start_ns]
+        if after and (force or len(buf) >= ANCHOR_SAMPLES):
+            self._anchor(after[0].stamp_ns)
+
+    def _anchor(self, first_ns: int) -> None:
+        """First tick half a period after ``first_ns``, corrected by the median phase of the buffered reference
+        samples (one late sample must not shift the whole episode's ticks)."""
+        period = self.period_ns
+        offsets = sorted(((s.stamp_ns - first_ns + period // 2) % period) - period // 2
+                         for s in self._buffers[self.reference])  # fmt: skip
+        phase = offsets[len(offsets) // 2] if offsets else 0
+        self._next_tick_ns = first_ns + phase + period // 2
+        self.stats.start_ns = self._next_tick_ns
 
     def stop(self) -> EpisodeStats:
         with self._lock:
@@ -187,6 +200,8 @@ class Synchronizer:
         """Evaluate the ticks covered by the data already pushed (end of a bag or an episode): up to the tick that
         takes the newest reference sample."""
         with self._lock:
+            if self.recording and self._next_tick_ns is None:
+                self._try_anchor(force=True)
             ref = self._buffers[self.reference]
             newest = ref[-1].stamp_ns if ref else None
         return [] if newest is None else self.advance(newest + self.period_ns // 2 + self.latency_ns)

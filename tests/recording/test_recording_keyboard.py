@@ -34,7 +34,7 @@ def test_keyboard_control_on_a_tty(tmp_path, router_env, make_context):
     node = Node("recorder", context=make_context(), parameter_overrides=params(tmp_path / "ds"), enable_rosout=False)
     rec = RecorderNode(node, stdin=stdin)
     try:
-        assert rec._keyboard is not None
+        assert rec._keyboard is not None and rec.keyboard_ready.wait(10)
 
         def frames(n):
             return lambda: rec.state == "recording" and rec.recorder.frames_in_episode >= n

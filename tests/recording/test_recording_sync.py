@@ -32,6 +32,8 @@ def test_ticks_anchor_half_a_period_after_the_reference_and_take_latest_at_or_be
 
 def test_latency_holds_ticks_back_until_late_messages_could_have_arrived():
     sync = make_sync(latency_ns=80 * MS)
+    sync.push("cam", -2 * P, "c-2")  # earlier samples fix the phase; the episode starts at 0
+    sync.push("cam", -P, "c-1")
     sync.start(0)
     sync.push("cam", 0, "c0")
     sync.push("state", 0, "s0")
@@ -123,3 +125,14 @@ def test_mapping_from_ros_parameters_with_camera_keys():
     feats = cfg.features({"front": (48, 64)})
     assert feats["observation.state"]["names"][0] == "shoulder_pan.pos"
     assert feats["observation.images.front"]["shape"] == (48, 64, 3)
+
+
+def test_tick_phase_is_the_median_of_the_reference_samples_not_the_first_one():
+    sync = make_sync(latency_ns=0)
+    sync.start(0)
+    for k, t in enumerate([40 * MS, P, 2 * P, 3 * P, 4 * P]):  # the first frame came 40 ms late
+        sync.push("cam", t, k)
+        sync.push("state", t, k)
+    ticks = sync.advance(5 * P)
+    assert [t.time_ns for t in ticks] == [P // 2 + k * P for k in range(5)]  # mid-way, not 40 ms later
+    assert [t.samples["cam"].payload for t in ticks] == [0, 1, 2, 3, 4]

@@ -132,6 +132,7 @@ class RecorderNode:
         self._clock.start()
         stdin = sys.stdin if stdin is None else stdin
         self._keyboard = None
+        self.keyboard_ready = threading.Event()
         if keyboard and hasattr(stdin, "isatty") and stdin.isatty():
             self._keyboard = threading.Thread(target=self._run_keyboard, args=(stdin,), name="recorder-keys", daemon=True)
             self._keyboard.start()
@@ -310,7 +311,8 @@ class RecorderNode:
         fd = stdin.fileno()
         old = termios.tcgetattr(fd)
         try:
-            tty.setcbreak(fd)
+            tty.setcbreak(fd, termios.TCSANOW)  # keep keys typed ahead
+            self.keyboard_ready.set()
             self.log.info("keys: → save and next, ← discard and re-record, Esc finish")
             while not self._stop.is_set():
                 if not select.select([fd], [], [], 0.2)[0]:
@@ -350,6 +352,8 @@ class RecorderNode:
         """Stop the threads; an unsaved episode is discarded and the dataset finalized."""
         self._stop.set()
         self._clock.join(timeout=5)
+        if self._keyboard is not None and self._keyboard is not threading.current_thread():
+            self._keyboard.join(timeout=5)
         with self._lock:
             if self.state not in ("finishing", "finished"):
                 if self.state == "recording":
