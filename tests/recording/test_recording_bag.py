@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import yaml
+from helpers.hf_hub_server import HubServer, hub_env
 from rec_streams import (
     JOINTS,
     command_positions,
@@ -139,3 +140,18 @@ def test_from_bag_cli_and_errors(tmp_path, capsys):
     mapping.write_text(yaml.safe_dump(bad))
     assert cli_main(["dataset", "from-bag", str(bag), "--mapping", str(mapping), "--no-progress"]) == 1
     assert "/nope" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_from_bag_push_to_hub(tmp_path, monkeypatch):
+    bag = write_bag(tmp_path / "bag", stream_messages(10, FPS, T0), "mcap")
+    mapping = mapping_dict(tmp_path / "ds")
+    mapping["dataset"]["repo_id"] = "tester/from_bag"
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(mapping))
+    monkeypatch.setenv("HF_LEROBOT_HOME", str(tmp_path / "home"))
+    with HubServer(tmp_path / "hub") as server, hub_env(server.url):
+        assert cli_main(["dataset", "from-bag", str(bag), "--mapping", str(tmp_path / "m.yaml"), "--push",
+                         "--no-progress"]) == 0
+        pulled = LeRobotDataset("tester/from_bag")  # downloaded into $HF_LEROBOT_HOME
+        assert pulled.num_frames == 10 and pulled.root != tmp_path / "ds"
+        assert server.file_bytes("tester/from_bag", "meta/recording_report.json")
