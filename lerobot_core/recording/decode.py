@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["cdr_header_stamp_ns", "decode_image", "header_stamp_ns", "joint_vector", "resize_image"]
+__all__ = ["UnitConverter", "cdr_header_stamp_ns", "decode_image", "header_stamp_ns", "joint_vector", "resize_image"]
 
 _CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "8UC1": 1, "8UC3": 3, "8UC4": 4}
 
@@ -54,8 +54,36 @@ def joint_vector(msg: Any, msgtype: str, joints: list[str], where: str) -> np.nd
     return np.array([positions[index[j]] for j in joints], dtype=np.float64)
 
 
-def to_units(values: np.ndarray, units: str) -> np.ndarray:
-    return np.degrees(values) if units == "degrees" else values
+class UnitConverter:
+    """Radians (ROS) → the dataset's units: ``radians``, ``degrees``, or upstream LeRobot's normalized values
+    (``upstream``: ``range_m100_100``, the gripper ``range_0_100``; ``upstream_degrees``: degrees, gripper
+    ``range_0_100``) through the arm's upstream calibration file (``lerobot_core.motors.calibration``)."""
+
+    def __init__(self, units: str, calibration: str = "", gripper: str = "gripper") -> None:
+        self.units = units
+        self.gripper = gripper
+        self.calibration = {}
+        if units.startswith("upstream"):
+            from lerobot_core.motors.calibration import load_calibration
+
+            self.calibration = load_calibration(calibration)
+
+    def __call__(self, values: np.ndarray, joints: list[str]) -> np.ndarray:
+        if self.units == "radians":
+            return values
+        if self.units == "degrees":
+            return np.degrees(values)
+        from lerobot_core.motors.calibration import MotorNormMode, radians_to_upstream
+
+        body = MotorNormMode.DEGREES if self.units == "upstream_degrees" else MotorNormMode.RANGE_M100_100
+        out = np.empty(len(joints), np.float64)
+        for i, (joint, value) in enumerate(zip(joints, values.tolist())):
+            if joint not in self.calibration:
+                raise ValueError(f"state.calibration: joint {joint!r} is not in the calibration file (it has "
+                                 f"{sorted(self.calibration)})")  # fmt: skip
+            mode = MotorNormMode.RANGE_0_100 if joint == self.gripper else body
+            out[i] = radians_to_upstream(value, self.calibration[joint], mode)
+        return out
 
 
 def decode_image(msg: Any, msgtype: str) -> np.ndarray:

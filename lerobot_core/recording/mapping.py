@@ -37,7 +37,7 @@ __all__ = [
 JOINT_STATE = "sensor_msgs/msg/JointState"
 ACTION_TYPES = (JOINT_STATE, "trajectory_msgs/msg/JointTrajectory", "std_msgs/msg/Float64MultiArray")
 CAMERA_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-UNITS = ("radians", "degrees")
+UNITS = ("radians", "degrees", "upstream", "upstream_degrees")
 STAMPS = ("header", "receive")
 SO101_JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
 
@@ -66,7 +66,9 @@ class StateConfig:
 
     topic: str = "/joint_states"
     joints: list[str] = field(default_factory=lambda: list(SO101_JOINTS))
-    units: str = "radians"  # radians (ROS SI) or degrees; recorded as `<joint>.pos` names in info.json
+    units: str = "radians"  # radians (ROS SI), degrees, upstream / upstream_degrees (needs `calibration`)
+    calibration: str = ""  # upstream calibration JSON (units upstream*): radians -> range_m100_100 / degrees
+    gripper: str = "gripper"  # the joint recorded in range_0_100 with upstream units
     tolerance_s: float = 0.0  # max staleness at a tick (0: the recording's tolerance_s)
 
 
@@ -156,6 +158,9 @@ class RecordingConfig:
             raise ValueError(f"stamp: expected one of {STAMPS}, got {self.stamp!r}")
         if self.state.units not in UNITS:
             raise ValueError(f"state.units: expected one of {UNITS}, got {self.state.units!r}")
+        if self.state.units.startswith("upstream") and not self.state.calibration:
+            raise ValueError(f"state.calibration: units {self.state.units!r} need the arm's upstream calibration JSON "
+                             "(e.g. ~/.cache/huggingface/lerobot/calibration/robots/so101_follower/<id>.json)")
         if not self.state.joints:
             raise ValueError("state.joints: list the joint names in dataset order, e.g. [shoulder_pan, ...]")
         keys = [c.key for c in self.cameras]

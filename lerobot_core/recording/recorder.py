@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lerobot_core.recording.decode import decode_image, joint_vector, resize_image, to_units
+from lerobot_core.recording.decode import UnitConverter, decode_image, joint_vector, resize_image
 from lerobot_core.recording.mapping import JOINT_STATE, RecordingConfig
 from lerobot_core.recording.sync import StreamSpec, Synchronizer, Tick
 from lerobot_core.utils.io import atomic_write_json, atomic_write_text
@@ -83,6 +83,7 @@ class DatasetRecorder:
         reference = f"camera:{config.cameras[0].key}" if config.cameras else "state"
         self.sync = Synchronizer(config.fps, specs, reference=reference, latency_ns=round(config.latency_s * 1e9))
         self.period_ns = period_ns
+        self.units = UnitConverter(config.state.units, config.state.calibration, config.state.gripper)
         self.dataset: Any = None
         self.camera_shapes: dict[str, tuple[int, int]] = {
             c.key: s for c in config.cameras if (s := config.camera_shape(c)) is not None}  # fmt: skip
@@ -258,10 +259,10 @@ class DatasetRecorder:
         samples = tick.samples
         assert samples is not None
         state = joint_vector(self._msg(samples["state"], "state"), JOINT_STATE, cfg.state.joints, "state")
-        frame: dict[str, Any] = {"observation.state": to_units(state, cfg.state.units).astype(np.float32)}
+        frame: dict[str, Any] = {"observation.state": self.units(state, cfg.state.joints).astype(np.float32)}
         if cfg.action is not None:
             action = joint_vector(self._msg(samples["action"], "action"), cfg.action.type, cfg.action_joints, "action")
-            frame["action"] = to_units(action, cfg.state.units).astype(np.float32)
+            frame["action"] = self.units(action, cfg.action_joints).astype(np.float32)
         for cam in cfg.cameras:
             image = decode_image(self._msg(samples[f"camera:{cam.key}"], f"camera:{cam.key}"), cam.type)
             shape = self.camera_shapes.setdefault(cam.key, image.shape[:2])

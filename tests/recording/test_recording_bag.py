@@ -155,3 +155,31 @@ def test_from_bag_push_to_hub(tmp_path, monkeypatch):
         pulled = LeRobotDataset("tester/from_bag")  # downloaded into $HF_LEROBOT_HOME
         assert pulled.num_frames == 10 and pulled.root != tmp_path / "ds"
         assert server.file_bytes("tester/from_bag", "meta/recording_report.json")
+
+
+@pytest.mark.parametrize("units", ["degrees", "upstream"])
+def test_units_degrees_and_upstream_calibration(tmp_path, units):
+    from lerobot_core.motors.calibration import (
+        MotorNormMode,
+        calibration_from_limits,
+        radians_to_upstream,
+        save_calibration,
+    )
+    from lerobot_core.robots.so101_model import joint_limits
+
+    calib = calibration_from_limits(joint_limits(), {j: i + 1 for i, j in enumerate(JOINTS)})
+    save_calibration(tmp_path / "so101.json", calib)
+    bag = write_bag(tmp_path / "bag", stream_messages(5, FPS, T0), "mcap")
+    mapping = mapping_dict(tmp_path / "ds")
+    mapping["state"].update(units=units, calibration=str(tmp_path / "so101.json"))
+    convert_bags([bag], RecordingConfig.from_dict(mapping), progress=False)
+    item = LeRobotDataset("test/rec", root=tmp_path / "ds")[2]
+    if units == "degrees":
+        expected = np.degrees(state_positions(2))
+    else:
+        expected = [radians_to_upstream(v, calib[j], MotorNormMode.RANGE_0_100 if j == "gripper"
+                                        else MotorNormMode.RANGE_M100_100) for j, v in zip(JOINTS, state_positions(2))]
+        assert min(expected) >= -100 and max(expected) <= 100
+    np.testing.assert_allclose(item["observation.state"].numpy(), expected, rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="state.calibration"):
+        RecordingConfig.from_dict({"state": {"units": "upstream"}})
