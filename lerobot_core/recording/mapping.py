@@ -143,7 +143,7 @@ class RecordingConfig:
     task_topic: str = ""  # std_msgs/String; overrides `task` once a message arrived
     stamp: str = "header"  # header stamps, or receive time
     tolerance_s: float = 0.0  # max staleness of a stream at a tick (0: one period, 1/fps)
-    latency_s: float = 0.1  # a tick is evaluated this long after its time, so late messages still count
+    latency_s: float = 0.2  # a tick is evaluated this long after its time, so late messages still count
     episode_time_s: float = 30.0
     reset_time_s: float = 5.0
     num_episodes: int = 0  # automatic mode: stop after this many saved episodes (0: until `finish`)

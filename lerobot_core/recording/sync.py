@@ -116,6 +116,7 @@ class Synchronizer:
         self._start_ns: int | None = None
         self._next_tick_ns: int | None = None
         self._last_tick_ns: int | None = None
+        self._end_ns: int | None = None
         self.max_ticks: int | None = None
         self.stats = EpisodeStats()
 
@@ -154,6 +155,7 @@ class Synchronizer:
             self._start_ns = start_ns
             self._next_tick_ns = None
             self._last_tick_ns = None
+            self._end_ns = None
             self.max_ticks = max_ticks
             self._last_used = {}
             self.stats = EpisodeStats(streams={n: StreamStats() for n in self.specs})
@@ -176,6 +178,11 @@ class Synchronizer:
         self._next_tick_ns = first_ns + phase + period // 2
         self.stats.start_ns = self._next_tick_ns
 
+    def end_at(self, end_ns: int) -> None:
+        """No tick after ``end_ns`` belongs to this episode (the ticks before it are still evaluated)."""
+        with self._lock:
+            self._end_ns = end_ns
+
     def stop(self) -> EpisodeStats:
         with self._lock:
             self.recording = False
@@ -190,7 +197,8 @@ class Synchronizer:
         out: list[Tick] = []
         with self._lock:
             while (self.recording and self._next_tick_ns is not None and not self.done
-                   and self._next_tick_ns + self.latency_ns <= now_ns):  # fmt: skip
+                   and self._next_tick_ns + self.latency_ns <= now_ns
+                   and (self._end_ns is None or self._next_tick_ns <= self._end_ns)):  # fmt: skip
                 out.append(self._evaluate(self._next_tick_ns))
                 self._last_tick_ns = self._next_tick_ns
                 self._next_tick_ns += self.period_ns

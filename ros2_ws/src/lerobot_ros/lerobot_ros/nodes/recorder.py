@@ -200,7 +200,15 @@ class RecorderNode:
         self.log.info(f"recording episode {self._episode_label()}")
         return f"recording episode {self._episode_label()}"
 
-    def save(self) -> str:
+    def save(self, drain: bool = True) -> str:
+        """Save the running episode; with ``drain`` its last ticks (up to now) are evaluated first, after
+        ``latency_s`` (messages stamped before now may still be on their way)."""
+        if drain:
+            with self._lock:
+                if self.state != "recording":
+                    return f"nothing to save: {self.state}"
+                self.recorder.sync.end_at(time.time_ns())
+            time.sleep(self.config.latency_s + self.config.period_s)
         with self._lock:
             if self.state != "recording":
                 return f"nothing to save: {self.state}"
@@ -236,13 +244,13 @@ class RecorderNode:
             self.state = "idle"
 
     def finish(self) -> str:
+        if self.state == "recording":  # a running episode is saved (Esc / ~/finish), as upstream does
+            self.save()
         with self._lock:
             if self.state in ("finishing", "finished"):
                 return self.state
-            if self.state == "recording" and self.recorder.frames_in_episode:
-                self.recorder.advance(time.time_ns())
-                self.recorder.save_episode()
-                self.saved += 1
+            if self.state == "recording":
+                self.recorder.discard_episode()
             self._finish_async()
         return "finishing: finalizing the dataset"
 
@@ -295,7 +303,7 @@ class RecorderNode:
                 if self.state == "recording":
                     self.recorder.advance(time.time_ns())
                     if self.recorder.sync.done:
-                        self.save()
+                        self.save(drain=False)
                 due = self.state == "resetting" and time.monotonic() >= self._reset_until
             if due:
                 self.start()  # outside the lock: it may call the reset service
