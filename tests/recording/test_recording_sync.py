@@ -141,9 +141,12 @@ def test_tick_phase_is_the_median_of_the_reference_samples_not_the_first_one():
 def test_end_at_keeps_the_ticks_before_the_end_only():
     sync = make_sync(latency_ns=200 * MS)
     sync.start(0)
-    for k in range(10):
+    ticks = []
+    for k in range(10):  # as the drivers do: push, then advance the clock
         sync.push("cam", k * P, k)
         sync.push("state", k * P, k)
-    sync.end_at(4 * P + 60 * MS)  # save pressed at 460 ms: ticks at 50..450 ms are this episode's
-    ticks = sync.advance(10 * P + 200 * MS)
+        if k == 4:
+            sync.end_at(4 * P + 60 * MS)  # save pressed at 460 ms: ticks at 50..450 ms are this episode's
+        ticks += sync.advance(k * P + MS)
+    ticks += sync.advance(10 * P + 200 * MS)
     assert [t.samples["cam"].payload for t in ticks] == [0, 1, 2, 3, 4]
