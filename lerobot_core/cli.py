@@ -13,7 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("lerobot_core.utils.env_info", "print versions, codecs, devices and paths (paste into bug reports)"),
     "demo": ("lerobot_core.demo", "run the embedded end-to-end demo (no hardware, no ROS)"),
-    "dataset": ("lerobot_core.datasets.cli", "LeRobot v3.0 datasets: info | validate | push | pull"),
+    "dataset": ("lerobot_core.datasets.cli", "LeRobot v3.0 datasets: info | validate | push | pull | from-bag | inspect-bag"),
     "calibrate": ("lerobot_core.robots.calibrate_cmd", "calibrate an arm (--robot.type=so101_follower --robot.port=…)"),
     "setup-motors": ("lerobot_core.robots.setup_motors_cmd", "give each motor of an arm its id and baud rate"),
     "find-port": ("lerobot_core.robots.find_port_cmd", "find the serial port of a motor bus by unplugging it"),

@@ -8,9 +8,11 @@ import json
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import start_node, stop
 from lerobot_ros.runtime import QOS_DEFAULT, Node
 from lerobot_ros.runtime.conversions import image_to_numpy, stamp_to_ns
@@ -118,3 +120,21 @@ def test_record_demo_one_liner(tmp_path, zenoh_router):
     assert ds.num_episodes == 2 and ds.num_frames > 40
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert again.returncode == 2 and "--resume" in again.stderr  # never records over a dataset by accident
+
+
+def test_record_launch_file_starts_sim_description_and_recorder(repo_root):
+    from lerobot_ros.launch_runner import load_launch_file
+    from lerobot_ros.run import node_table
+
+    nodes, declared = load_launch_file(repo_root / "launch" / "so101_sim_record.launch.yaml",
+                                       {"num_episodes": "3", "root": "data/x"}, executables=node_table())
+    nodes = {n.label: n for n in nodes}
+    assert sorted(nodes) == ["recorder", "robot_description", "sim"]
+    assert {"num_episodes", "episode_time_s", "reset_time_s", "root", "repo_id", "resume"} <= {a.name for a in declared}
+    inline = nodes["recorder"].params[-1]
+    assert inline["num_episodes"] == 3 and inline["dataset.root"] == "data/x"
+    files = [p for p in nodes["recorder"].params if isinstance(p, str)]
+    assert [Path(f).name for f in files] == ["recorder.yaml", "recorder_sim_demo.yaml"]
+    demo = yaml.safe_load(Path(files[1]).read_text())["recorder"]["ros__parameters"]
+    assert demo["auto"] is True and demo["reset_service"] == "/sim/reset"
+    assert nodes["sim"].params[-1]["scripted_teleop"] is True
