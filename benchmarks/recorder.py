@@ -162,6 +162,7 @@ def bench_live(duration_s: float, tmp: Path) -> dict:
         "receive_delay_max_ms": {k.rsplit(".", 1)[-1]: v.get("receive_delay_max_ms")
                                  for k, v in r.get("streams", {}).items() if k != "task"},
         "late_samples": sum(v.get("late", 0) for v in r.get("streams", {}).values()),
+        "stream_gaps": {k.rsplit(".", 1)[-1]: v.get("gaps") for k, v in r.get("streams", {}).items() if k != "task"},
         "worst_staleness_ms": max((v.get("staleness_max_ms", 0) for v in r.get("streams", {}).values()), default=None),
         "real_time_zero_drops": bool(r) and r["length"] == r["ticks"] and not any(
             v.get("encoder_dropped") for v in r["streams"].values()),

@@ -158,7 +158,7 @@ class DatasetRecorder:
     # ------------------------------------------------------------------------------------------- control
     def save_episode(self, wait: bool = False) -> None:
         """End the running episode and save it (report appended to ``reports``)."""
-        stats = self.sync.stop().to_dict()
+        stats = self.sync.stop().to_dict(self.period_ns)
         self._command("save", stats, wait)
 
     def discard_episode(self, wait: bool = False) -> None:

@@ -64,7 +64,7 @@ class StreamStats:
     delay_max_ns: int = 0  # receive time - stamp
     late: int = 0  # samples that arrived after the tick that needed them had been evaluated
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, period_ns: int = 0) -> dict[str, Any]:
         iv = self.intervals
         mean = sum(iv) / len(iv) if iv else 0.0
         jitter = math.sqrt(sum((x - mean) ** 2 for x in iv) / len(iv)) if iv else 0.0
@@ -77,6 +77,8 @@ class StreamStats:
             "staleness_max_ms": round(self.staleness_max_ns / 1e6, 3),
             "receive_delay_max_ms": round(self.delay_max_ns / 1e6, 3),
             "late": self.late,
+            # stamps skipped in the stream itself (not published or lost in transport), for periodic streams
+            "gaps": sum(round(x / period_ns) - 1 for x in iv if x > 1.5 * period_ns) if period_ns else 0,
         }  # fmt: skip
 
 
@@ -88,10 +90,10 @@ class EpisodeStats:
     start_ns: int | None = None
     streams: dict[str, StreamStats] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, period_ns: int = 0) -> dict[str, Any]:
         return {"ticks": self.ticks, "frames": self.frames, "dropped_ticks": self.dropped,
                 "first_tick_ns": self.start_ns,
-                "streams": {name: s.to_dict() for name, s in self.streams.items()}}  # fmt: skip
+                "streams": {name: s.to_dict(period_ns) for name, s in self.streams.items()}}  # fmt: skip
 
 
 class Synchronizer:

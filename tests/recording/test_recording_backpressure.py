@@ -25,8 +25,9 @@ def test_full_writer_queue_drops_and_counts_frames_without_blocking(tmp_path):
     mapping = mapping_dict(tmp_path / "ds")
     mapping["task_topic"] = ""
     rec = DatasetRecorder(RecordingConfig.from_dict(mapping), threaded=True, queue_size=4, log=lambda m: None)
-    stall = threading.Event()
-    rec._queue.put(("call", stall.wait))  # the writer thread is busy until released
+    stall, busy = threading.Event(), threading.Event()
+    rec._queue.put(("call", lambda: (busy.set(), stall.wait())))  # the writer thread is busy until released
+    assert busy.wait(10)
     rec.start_episode(0)
     t0 = time.monotonic()
     for k in range(20):

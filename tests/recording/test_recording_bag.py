@@ -87,6 +87,7 @@ def test_dropped_camera_frames_are_counted_not_duplicated_and_task_change_splits
     front = [r["streams"]["observation.images.front"] for r in reports]
     assert [f["dropped"]["stale"] + f["dropped"]["repeat"] for f in front] == [2, 1]
     assert [r["dropped_ticks"] for r in reports] == [2, 1]
+    assert [f["gaps"] for f in front] == [2, 1]  # the drops come from frames missing in the stream itself
 
 
 @pytest.mark.slow
