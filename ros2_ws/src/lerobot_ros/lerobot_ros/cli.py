@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "service": ("lerobot_ros.runtime.cli_service", "service list/call (rmw_zenoh graph, no ROS needed)"),
     "launch": ("lerobot_ros.launch_runner.runner", "run a ROS 2 YAML launch file without ROS (native Zenoh backend)"),
     "run": ("lerobot_ros.run", "run a node executable of lerobot_ros (as `ros2 run lerobot_ros <node>`)"),
+    "demo": ("lerobot_ros.demo", "the main demo: record in simulation, train ACT, run it on the simulated arm (no ROS)"),
     "sim-demo": ("lerobot_ros.nodes.sim_demo", "launch the simulated SO-101 with scripted teleop and show its topics flow"),
     "record-demo": ("lerobot_ros.nodes.record_demo", "record a small dataset from the simulated SO-101 (scripted teleop), headless"),
 }

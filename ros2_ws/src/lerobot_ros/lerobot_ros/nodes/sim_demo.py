@@ -26,7 +26,7 @@ from typing import Any
 
 from lerobot_ros.runtime import QOS_DEFAULT, QOS_TRANSIENT_LOCAL, Node
 
-__all__ = ["WATCHED", "main", "run_sim_demo"]
+__all__ = ["WATCHED", "main", "run_sim_demo", "watch_launch"]
 
 DEFAULT_ROUTER = "tcp/localhost:7447"
 WATCHED = {
@@ -39,13 +39,17 @@ WATCHED = {
 }
 
 
-def run_sim_demo(duration_s: float = 10.0, width: int = 320, height: int = 240, router: str = DEFAULT_ROUTER,
-                 startup_timeout_s: float = 60.0, echo: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Launch the simulated arm with scripted teleop, watch its topics for ``duration_s`` and stop it."""
+def watch_launch(launch_args: list[str], watched: dict[str, str], duration_s: float, router: str = DEFAULT_ROUTER,
+                 startup_timeout_s: float = 60.0, echo: bool = False, start_topic: str = "/joint_states") -> dict[str, Any]:  # fmt: skip
+    """Run ``lerobot-ros launch <launch_args>`` headless, count messages on ``watched`` topics and stop it.
+
+    Counting runs for ``duration_s`` after the first message on ``start_topic``. ``/success`` (if watched) is
+    counted as rising edges and ``/task`` is read as transient-local. Returns per-topic counts and rates, the
+    task, the succeeded episodes, the launch command, its exit code and (on failure) its last output lines.
+    """
     from lerobot_ros.runtime.zenoh_backend import ZenohContext
 
-    cmd = [sys.executable, "-m", "lerobot_ros.cli", "launch", "lerobot_ros", "so101_sim.launch.yaml",
-           "scripted_teleop:=true", f"camera_width:={width}", f"camera_height:={height}", "--router", router]
+    cmd = [sys.executable, "-m", "lerobot_ros.cli", "launch", *launch_args, "--router", router]
     env = {k: v for k, v in os.environ.items() if k not in ("ZENOH_CONFIG_OVERRIDE", "ZENOH_SESSION_CONFIG_URI")}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True)  # fmt: skip
@@ -58,7 +62,7 @@ def run_sim_demo(duration_s: float = 10.0, width: int = 320, height: int = 240, 
                 print(line, end="", file=sys.stderr, flush=True)
 
     threading.Thread(target=pump, daemon=True).start()
-    counts = dict.fromkeys(WATCHED, 0)
+    counts = dict.fromkeys(watched, 0)
     first: dict[str, float] = {}
     last: dict[str, float] = {}
     state: dict[str, Any] = {"task": None, "successes": 0, "prev_success": False}
@@ -89,14 +93,14 @@ def run_sim_demo(duration_s: float = 10.0, width: int = 320, height: int = 240, 
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise
                 time.sleep(0.5)
-        node = Node("sim_demo_monitor", context=ctx, enable_rosout=False)
-        for topic, typename in WATCHED.items():
+        node = Node("demo_monitor", context=ctx, enable_rosout=False)
+        for topic, typename in watched.items():
             node.create_subscription(typename, topic, counter(topic), QOS_DEFAULT)
         node.create_subscription("std_msgs/msg/String", "/task", lambda m: state.update(task=m.data),
                                  QOS_TRANSIENT_LOCAL)  # fmt: skip
-        while not counts["/joint_states"] and time.monotonic() < deadline and proc.poll() is None:
+        while not counts.get(start_topic) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
-        if counts["/joint_states"]:
+        if counts.get(start_topic):
             time.sleep(duration_s)
     finally:
         if node is not None:
@@ -112,14 +116,13 @@ def run_sim_demo(duration_s: float = 10.0, width: int = 320, height: int = 240, 
             os.killpg(proc.pid, signal.SIGKILL)
             code = proc.wait()
     topics = {}
-    for topic in WATCHED:
+    for topic in watched:
         span = last.get(topic, 0.0) - first.get(topic, 0.0)
         rate = (counts[topic] - 1) / span if counts[topic] > 1 and span > 0 else 0.0
         topics[topic] = {"messages": counts[topic], "rate_hz": round(rate, 2)}
     return {
         "launch": " ".join(["lerobot-ros", *cmd[3:]]),
         "duration_s": duration_s,
-        "camera": f"{width}x{height}",
         "topics": topics,
         "task": state["task"],
         "episodes_succeeded": state["successes"],
@@ -127,6 +130,16 @@ def run_sim_demo(duration_s: float = 10.0, width: int = 320, height: int = 240, 
         "launch_exit_code": code,
         "launch_output_tail": output[-5:] if code else [],
     }
+
+
+def run_sim_demo(duration_s: float = 10.0, width: int = 320, height: int = 240, router: str = DEFAULT_ROUTER,
+                 startup_timeout_s: float = 60.0, echo: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Launch the simulated arm with scripted teleop, watch its topics for ``duration_s`` and stop it."""
+    args = ["lerobot_ros", "so101_sim.launch.yaml", "scripted_teleop:=true", f"camera_width:={width}",
+            f"camera_height:={height}"]  # fmt: skip
+    summary = watch_launch(args, WATCHED, duration_s, router, startup_timeout_s, echo)
+    summary["camera"] = f"{width}x{height}"
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
