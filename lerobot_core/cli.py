@@ -12,7 +12,7 @@ import sys
 # name -> (module with main(argv), one-line help). Add new sub-commands here.
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("lerobot_core.utils.env_info", "print versions, codecs, devices and paths (paste into bug reports)"),
-    "demo": ("lerobot_core.demo", "run the embedded end-to-end demo (no hardware, no ROS)"),
+    "demo": ("lerobot_core.demo", "core-only demo: write a synthetic LeRobot v3.0 dataset and read it back"),
     "dataset": ("lerobot_core.datasets.cli", "LeRobot v3.0 datasets: info | validate | push | pull | from-bag | inspect-bag"),
     "calibrate": ("lerobot_core.robots.calibrate_cmd", "calibrate an arm (--robot.type=so101_follower --robot.port=…)"),
     "setup-motors": ("lerobot_core.robots.setup_motors_cmd", "give each motor of an arm its id and baud rate"),

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lerobot_core import __version__
 
 
@@ -61,3 +63,22 @@ def test_lerobot_ros_share_points_at_launch_urdf_config() -> None:
     share = Path(proc.stdout.strip())
     for sub in ("launch", "urdf", "config"):
         assert (share / sub).is_dir()
+
+
+def _subcommands(module: str) -> list[str]:
+    import importlib
+
+    return list(importlib.import_module(module).COMMANDS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("cli", "command"),
+    [("lerobot_core.cli", c) for c in _subcommands("lerobot_core.cli")]
+    + [("lerobot_ros.cli", c) for c in _subcommands("lerobot_ros.cli")],
+)
+def test_every_subcommand_prints_help(cli: str, command: str) -> None:
+    """`--help` works for every sub-command (argparse and draccus help text included)."""
+    proc = subprocess.run([sys.executable, "-m", cli, command, "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage" in (proc.stdout + proc.stderr).lower()

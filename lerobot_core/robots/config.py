@@ -90,4 +90,4 @@ class SO100LeaderConfig(TeleoperatorConfig, _LeaderConfig):
 @TeleoperatorConfig.register_subclass("koch_leader")
 @dataclass
 class KochLeaderConfig(TeleoperatorConfig, _LeaderConfig):
-    gripper_open_pos: float = 50.0  # the gripper trigger's spring position, % of the gripper's range
+    gripper_open_pos: float = 50.0  # the gripper trigger's spring position, percent of the gripper's range

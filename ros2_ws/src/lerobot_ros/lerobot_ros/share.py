@@ -36,5 +36,14 @@ def package_share_directory(package: str = PACKAGE) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    print(package_share_directory())
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="lerobot-ros share", description="Print the share directory of a package.")
+    parser.add_argument("package", nargs="?", default=PACKAGE, help=f"package name (default {PACKAGE})")
+    args = parser.parse_args(argv)
+    try:
+        print(package_share_directory(args.package))
+    except LookupError as e:
+        print(f"lerobot-ros share: {e}", file=sys.stderr)
+        return 1
     return 0
