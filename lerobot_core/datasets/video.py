@@ -391,6 +391,9 @@ def count_video_frames(video_path: str | Path) -> int:
 
 
 # ------------------------------------------------------------------------------------------- encoding
+_X265_MIN_WIDTH = 64
+
+
 class EpisodeVideoWriter:
     """Encodes RGB uint8 frames of one camera and one episode into ``path`` (MP4)."""
 
@@ -404,6 +407,12 @@ class EpisodeVideoWriter:
         encoder_threads: int | None = None,
     ):
         self.camera_encoder = camera_encoder or camera_encoder_defaults()
+        if av.codec.Codec(self.camera_encoder.vcodec, "w").name == "libx265" and width < _X265_MIN_WIDTH:
+            # libx265 corrupts the heap (and kills the process) on frames narrower than its 64-pixel CTU.
+            raise ValueError(
+                f"camera_encoder.vcodec={self.camera_encoder.vcodec!r} (libx265) needs frames at least "
+                f"{_X265_MIN_WIDTH} pixels wide, got {width}x{height}: use a larger image or vcodec='libsvtav1'/'h264'."
+            )
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fps = fps

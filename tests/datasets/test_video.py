@@ -59,27 +59,34 @@ def test_from_video_info_round_trip():
     assert VideoEncoderConfig.from_video_info(info) == cfg
 
 
-def _write(path, n, fps=30, start=0, cfg=None):
-    writer = EpisodeVideoWriter(path, fps, 32, 48, cfg)
+def _write(path, n, fps=30, start=0, cfg=None, width=48):
+    writer = EpisodeVideoWriter(path, fps, 32, width, cfg)
     for i in range(n):
-        writer.write(np.full((32, 48, 3), (start + i) * 5 % 256, np.uint8))
+        writer.write(np.full((32, width, 3), (start + i) * 5 % 256, np.uint8))
     writer.close()
     return path
 
 
 @pytest.mark.parametrize("vcodec", ["libsvtav1", "h264", "hevc"])
 def test_codecs_encode_decode_and_info(tmp_path, vcodec):
-    # x265: one small thread pool keeps this test light on a busy 2-core CI machine
+    # x265: one small thread pool keeps this test light on a busy 2-core CI machine; its frames must be ≥ 64 wide
     extra = {"x265-params": "pools=1:frame-threads=1:log-level=error"} if vcodec == "hevc" else {}
+    width = 64 if vcodec == "hevc" else 48
     cfg = VideoEncoderConfig(vcodec=vcodec, extra_options=extra)
-    path = _write(tmp_path / "v.mp4", 8, cfg=cfg)
+    path = _write(tmp_path / "v.mp4", 8, cfg=cfg, width=width)
     info = get_video_info(path, cfg)
     assert info["video.codec"] == {"libsvtav1": "av1", "h264": "h264", "hevc": "hevc"}[vcodec]
-    assert (info["video.height"], info["video.width"], info["video.fps"], info["video.channels"]) == (32, 48, 30, 3)
+    assert (info["video.height"], info["video.width"], info["video.fps"], info["video.channels"]) == (32, width, 30, 3)
     assert info["video.crf"] == 30 and info["has_audio"] is False
     frames = decode_video_frames(path, [0.0, 7 / 30], 1e-4, cache=VideoDecoderCache(2))
-    assert frames.shape == (2, 3, 32, 48)
+    assert frames.shape == (2, 3, 32, width)
     assert abs(float(frames[1].mean()) * 255 - 35) < 4
+
+
+def test_x265_refuses_frames_narrower_than_its_ctu_instead_of_crashing(tmp_path):
+    with pytest.raises(ValueError, match=r"libx265.*at least 64 pixels wide, got 48x32"):
+        EpisodeVideoWriter(tmp_path / "v.mp4", 30, 32, 48, VideoEncoderConfig(vcodec="hevc"))
+    assert not (tmp_path / "v.mp4").exists()
 
 
 def test_concatenation_is_lossless_and_cuts_uncommitted_frames(tmp_path):

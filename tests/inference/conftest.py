@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import zenoh
+from helpers.zenoh_router import open_router
 
 from lerobot_core.inference.manifest import ModelSpec, PolicyServerManifest, ZenohSpec
 from lerobot_core.inference.server import PolicyServer
@@ -23,22 +21,10 @@ STATE_DIM = 4
 IMAGE_HW = (24, 32)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def zenoh_router() -> Iterator[str]:
-    endpoint = f"tcp/127.0.0.1:{free_port()}"
-    config = zenoh.Config()
-    config.insert_json5("mode", '"router"')
-    config.insert_json5("listen/endpoints", json.dumps([endpoint]))
-    config.insert_json5("scouting/multicast/enabled", "false")
-    router = zenoh.open(config)
-    yield endpoint
-    router.close()
+    with open_router() as endpoint:
+        yield endpoint
 
 
 def tiny_act_policy() -> tuple[ACTPolicy, object, object]:

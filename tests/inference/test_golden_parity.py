@@ -7,10 +7,11 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from conftest import ACTION_NAMES, CAMERAS, STATE_DIM, make_observation
 
 from lerobot_core.inference import EngineConfig, InferenceEngine, LocalPolicyBackend
 from lerobot_core.inference.remote import RemoteInferenceConfig, RemotePolicyBackend
+
+from .conftest import ACTION_NAMES, CAMERAS, STATE_DIM, make_observation
 
 LATENCIES_S = [0.0, 0.05, 0.1, 0.2, 0.034, 0.5]
 POPS_PER_CYCLE = [0, 3, 5, 2, 7, 4, 1, 6]

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_observation, tiny_act_policy
 from safetensors.torch import load_file
 
 from lerobot_core.inference import (
@@ -19,6 +18,8 @@ from lerobot_core.inference import (
     prepare_observation,
 )
 from lerobot_core.inference.policy_runner import fit_prefix, supports_rtc
+
+from .conftest import make_observation, tiny_act_policy
 
 
 @pytest.fixture(scope="module")

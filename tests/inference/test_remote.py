@@ -11,7 +11,6 @@ import msgpack
 import numpy as np
 import pytest
 import zenoh
-from conftest import ACTION_NAMES, CAMERAS, STATE_DIM, make_observation
 
 from lerobot_core.inference import (
     BackendUnavailable,
@@ -27,6 +26,8 @@ from lerobot_core.inference.codec import decode_action_chunk, decode_observation
 from lerobot_core.inference.manifest import DebugSpec
 from lerobot_core.inference.remote import RemoteInferenceConfig, RemotePolicyBackend
 from lerobot_core.inference.schema import MsgHeader, obs_key, session_key, status_key
+
+from .conftest import ACTION_NAMES, CAMERAS, STATE_DIM, make_observation
 
 
 def remote_backend(router: str, server, **kw) -> RemotePolicyBackend:

@@ -4,7 +4,6 @@ manifest and Zenoh config (TLS pass-through), the CLI's flag handling."""
 from __future__ import annotations
 
 import pytest
-from conftest import ACTION_NAMES, CAMERAS, STATE_DIM, tiny_act_policy
 
 from lerobot_core.inference.manifest import (
     ModelSpec,
@@ -18,6 +17,8 @@ from lerobot_core.inference.server import PolicyServer, RoundRobinScheduler, Ses
 from lerobot_core.inference.server_cmd import _manifest_to_config_path, main
 from lerobot_core.inference.validation import ServingClass, classify_policy, resolve_serving_mode
 from lerobot_core.policies import DiffusionConfig, DiffusionPolicy
+
+from .conftest import ACTION_NAMES, CAMERAS, STATE_DIM, tiny_act_policy
 
 
 def server(**kw) -> PolicyServer:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zenoh
+from helpers.zenoh_router import open_router
 from lerobot_ros.runtime import Node
 from lerobot_ros.runtime.spin import reset_shutdown
 from lerobot_ros.runtime.zenoh_backend import ZenohContext
@@ -68,23 +67,10 @@ class Inbox:
                 self._cond.wait(remaining)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def zenoh_router() -> Iterator[str]:
-    endpoint = f"tcp/127.0.0.1:{free_port()}"
-    config = zenoh.Config()
-    config.insert_json5("mode", '"router"')
-    config.insert_json5("listen/endpoints", json.dumps([endpoint]))
-    config.insert_json5("scouting/multicast/enabled", "false")
-    config.insert_json5("timestamping/enabled", '{"router": true, "peer": true, "client": true}')
-    router = zenoh.open(config)
-    yield endpoint
-    router.close()
+    with open_router() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

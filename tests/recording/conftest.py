@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,30 +14,17 @@ from typing import Any
 
 import pytest
 import yaml
-import zenoh
+from helpers.zenoh_router import open_router
 from lerobot_ros.runtime.spin import reset_shutdown
 from lerobot_ros.runtime.zenoh_backend import ZenohContext
 
 HERE = Path(__file__).resolve().parent
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def zenoh_router() -> Iterator[str]:
-    endpoint = f"tcp/127.0.0.1:{free_port()}"
-    config = zenoh.Config()
-    config.insert_json5("mode", '"router"')
-    config.insert_json5("listen/endpoints", json.dumps([endpoint]))
-    config.insert_json5("scouting/multicast/enabled", "false")
-    config.insert_json5("timestamping/enabled", '{"router": true, "peer": true, "client": true}')
-    router = zenoh.open(config)
-    yield endpoint
-    router.close()
+    with open_router() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -6,7 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
-from rec_streams import (
+from lerobot_core.datasets import LeRobotDataset
+from lerobot_core.recording import DatasetRecorder, RecordingConfig
+
+from .rec_streams import (
     command_positions,
     frame_image,
     image_msg,
@@ -14,9 +17,6 @@ from rec_streams import (
     mapping_dict,
     state_positions,
 )
-
-from lerobot_core.datasets import LeRobotDataset
-from lerobot_core.recording import DatasetRecorder, RecordingConfig
 
 P = round(1e9 / 30)
 

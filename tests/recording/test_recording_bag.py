@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import yaml
 from helpers.hf_hub_server import HubServer, hub_env
-from rec_streams import (
+
+from lerobot_core.cli import main as cli_main
+from lerobot_core.datasets import LeRobotDataset
+from lerobot_core.recording import REPORT_PATH, RecordingConfig
+from lerobot_core.recording.bag import convert_bags, inspect_bag
+
+from .rec_streams import (
     JOINTS,
     command_positions,
     frame_image,
@@ -18,11 +24,6 @@ from rec_streams import (
     stream_messages,
     write_bag,
 )
-
-from lerobot_core.cli import main as cli_main
-from lerobot_core.datasets import LeRobotDataset
-from lerobot_core.recording import REPORT_PATH, RecordingConfig
-from lerobot_core.recording.bag import convert_bags, inspect_bag
 
 T0 = 1_700_000_000_000_000_000
 FPS = 30

@@ -9,13 +9,14 @@ import os
 import pty
 
 import pytest
-from conftest import start_publisher, stop, wait_until
 from lerobot_ros.nodes.recorder import RecorderNode
 from lerobot_ros.runtime import Node
-from rec_streams import JOINTS
 
 from lerobot_core.datasets import LeRobotDataset
 from lerobot_core.recording import REPORT_PATH
+
+from .conftest import start_publisher, stop, wait_until
+from .rec_streams import JOINTS
 
 RIGHT, LEFT, ESC = b"\x1b[C", b"\x1b[D", b"\x1b"
 

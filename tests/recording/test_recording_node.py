@@ -9,13 +9,14 @@ import signal
 
 import numpy as np
 import pytest
-from conftest import start_node, start_publisher, stop, wait_until
 from lerobot_ros.runtime import QOS_DEFAULT, Node
-from rec_streams import JOINTS, command_positions, frame_image, mapping_dict, state_positions
 
 from lerobot_core.datasets import LeRobotDataset
 from lerobot_core.recording import REPORT_PATH, RecordingConfig
 from lerobot_core.recording.bag import convert_bags
+
+from .conftest import start_node, start_publisher, stop, wait_until
+from .rec_streams import JOINTS, command_positions, frame_image, mapping_dict, state_positions
 
 H, W = 24, 32
 

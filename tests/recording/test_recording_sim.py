@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import start_node, stop
 from lerobot_ros.runtime import QOS_DEFAULT, Node
 from lerobot_ros.runtime.conversions import image_to_numpy, stamp_to_ns
 
 from lerobot_core.datasets import LeRobotDataset
 from lerobot_core.recording import REPORT_PATH
+
+from .conftest import start_node, stop
 
 W, H = 64, 48
 JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]

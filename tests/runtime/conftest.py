@@ -11,21 +11,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 from collections.abc import Callable, Iterator
 
 import pytest
-import zenoh
+from helpers.zenoh_router import open_router
 from lerobot_ros.runtime.spin import reset_shutdown
 from lerobot_ros.runtime.zenoh_backend import ZenohContext
 
 _ids = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def next_session_id() -> str:
@@ -34,15 +27,8 @@ def next_session_id() -> str:
 
 @pytest.fixture(scope="session")
 def zenoh_router() -> Iterator[str]:
-    endpoint = f"tcp/127.0.0.1:{free_port()}"
-    config = zenoh.Config()
-    config.insert_json5("mode", '"router"')
-    config.insert_json5("listen/endpoints", json.dumps([endpoint]))
-    config.insert_json5("scouting/multicast/enabled", "false")
-    config.insert_json5("timestamping/enabled", '{"router": true, "peer": true, "client": true}')
-    router = zenoh.open(config)
-    yield endpoint
-    router.close()
+    with open_router() as endpoint:
+        yield endpoint
 
 
 def peer_overrides(endpoint: str, zid: str | None = None) -> dict[str, str]:

@@ -10,10 +10,11 @@ import time
 
 import pytest
 import zenoh
+from helpers.zenoh_router import free_port
 from lerobot_ros.runtime import Node, QoSProfile, make
 from lerobot_ros.runtime.cli_graph import node_main, service_main, topic_main
 
-from .conftest import free_port, peer_overrides
+from .conftest import peer_overrides
 
 
 @pytest.fixture

@@ -11,15 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.zenoh_router import free_port
 from lerobot_ros.launch_runner.runner import router_answers
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _launch(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], list[str]]:

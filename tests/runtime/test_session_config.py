@@ -66,7 +66,7 @@ def test_domain_and_backend_env(monkeypatch) -> None:
 def test_router_check_without_router(monkeypatch, caplog) -> None:
     monkeypatch.delenv("ZENOH_SESSION_CONFIG_URI", raising=False)
     monkeypatch.delenv("ZENOH_CONFIG_OVERRIDE", raising=False)
-    from .conftest import free_port
+    from helpers.zenoh_router import free_port
 
     overrides = {"connect/endpoints": f'["tcp/127.0.0.1:{free_port()}"]', "listen/endpoints": '["tcp/127.0.0.1:0"]'}
     with caplog.at_level("WARNING", logger="lerobot_ros"):

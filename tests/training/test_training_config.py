@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY_ACT, write_dataset
 
 from lerobot_core.configs.parser import ConfigError
 from lerobot_core.training.config import parse_train_config
 from lerobot_core.training.train import Trainer, main
+
+from .conftest import TINY_ACT, write_dataset
 
 
 def test_dotted_flags_and_presets(tmp_path: Path):

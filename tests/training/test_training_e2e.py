@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_ACT
 
 from lerobot_core.policies import ACTPolicy, make_pre_post_processors
 from lerobot_core.policies.config import PreTrainedConfig
+
+from .conftest import TINY_ACT
 
 
 def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -85,10 +86,10 @@ def test_two_processes_share_one_shuffle_and_reduce_metrics(tiny_dataset: Path, 
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(probe),
          f"--dataset.root={tiny_dataset}", f"--output_dir={out}", "--steps=2", "--batch_size=4", "--num_workers=0",
          "--progress_bar=false", "--eval_freq=2", "--eval.episodes=[2]", "--save_freq=2", *TINY_ACT],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PROBE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = sorted((json.loads(line[len("PROBE "):]) for line in proc.stdout.splitlines() if line.startswith("PROBE ")),
-                  key=lambda r: r["rank"])
+    rows = sorted((json.loads(p.read_text()) for p in tmp_path.glob("rank*.json")), key=lambda r: r["rank"])
     assert [r["rank"] for r in rows] == [0, 1] and rows[0]["world"] == 2
     for epoch in range(2):
         a, b = rows[0]["epochs"][epoch], rows[1]["epochs"][epoch]

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_ACT, TINY_DIFFUSION
 from safetensors.torch import load_file
 
 from lerobot_core.training import checkpoint as ckpt
 from lerobot_core.training.config import parse_train_config
 from lerobot_core.training.train import Trainer
+
+from .conftest import TINY_ACT, TINY_DIFFUSION
 
 
 def run(args: list[str]):
