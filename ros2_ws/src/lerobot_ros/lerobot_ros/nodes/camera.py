@@ -15,14 +15,13 @@ Parameters (see ``config/so101_cameras.yaml``): ``source`` (``opencv`` | ``video
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from typing import Any
 
 from lerobot_ros.nodes.camera_publisher import CameraPublisher
 from lerobot_ros.nodes.joint_control import OK, WARN, diagnostic_status
-from lerobot_ros.runtime import QOS_DEFAULT, Node, make, spin
+from lerobot_ros.runtime import QOS_DEFAULT, Node, make, run_node
 
 __all__ = ["CameraNode", "camera_config_from_params", "main"]
 
@@ -122,19 +121,7 @@ class CameraNode:
 
 
 def main(argv: list[str] | None = None) -> int:
-    node = Node("camera", argv=sys.argv[1:] if argv is None else argv)
-    try:
-        camera = CameraNode(node)
-    except Exception as exc:
-        node.get_logger().error(f"cannot start: {exc}")
-        node.destroy()
-        return 1
-    try:
-        spin(node)
-    finally:
-        camera.close()
-        node.destroy()
-    return 0
+    return run_node("camera", CameraNode, argv)
 
 
 if __name__ == "__main__":

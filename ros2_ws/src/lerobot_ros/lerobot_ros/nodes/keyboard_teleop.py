@@ -22,7 +22,7 @@ from typing import IO, Any
 import numpy as np
 
 from lerobot_ros.nodes.joint_control import joint_state_msg
-from lerobot_ros.runtime import QOS_DEFAULT, Node, request_shutdown, spin
+from lerobot_ros.runtime import QOS_DEFAULT, Node, request_shutdown, run_node
 
 __all__ = ["KEYS", "KeyboardTeleop", "main"]
 
@@ -120,19 +120,7 @@ class KeyboardTeleop:
 
 
 def main(argv: list[str] | None = None) -> int:
-    node = Node("keyboard_teleop", argv=sys.argv[1:] if argv is None else argv)
-    try:
-        teleop = KeyboardTeleop(node)
-    except Exception as exc:
-        node.get_logger().error(f"cannot start: {exc}")
-        node.destroy()
-        return 1
-    try:
-        spin(node)
-    finally:
-        teleop.close()
-        node.destroy()
-    return 0
+    return run_node("keyboard_teleop", KeyboardTeleop, argv)
 
 
 if __name__ == "__main__":

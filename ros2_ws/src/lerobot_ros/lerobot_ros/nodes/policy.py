@@ -53,7 +53,15 @@ from lerobot_ros.nodes.policy_io import (
     to_rgb,
 )
 from lerobot_ros.nodes.policy_loop import SteadyLoop, percentiles
-from lerobot_ros.runtime import QOS_DEFAULT, QOS_TRANSIENT_LOCAL, Node, QoSProfile, Reliability, make, spin
+from lerobot_ros.runtime import (
+    QOS_DEFAULT,
+    QOS_TRANSIENT_LOCAL,
+    Node,
+    QoSProfile,
+    Reliability,
+    make,
+    run_node,
+)
 from lerobot_ros.runtime.conversions import sec_to_stamp
 
 __all__ = ["COMMAND_TYPES", "PolicyNode", "main"]
@@ -544,19 +552,7 @@ def _duration(seconds: float) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    node = Node("policy", argv=sys.argv[1:] if argv is None else argv)
-    try:
-        policy = PolicyNode(node)
-    except Exception as exc:
-        node.get_logger().error(f"cannot start: {exc}")
-        node.destroy()
-        return 1
-    try:
-        spin(node)
-    finally:
-        policy.close()
-        node.destroy()
-    return 0
+    return run_node("policy", PolicyNode, argv)
 
 
 if __name__ == "__main__":

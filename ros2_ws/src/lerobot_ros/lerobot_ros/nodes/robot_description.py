@@ -11,14 +11,13 @@ default 30), ``frame_prefix`` (prepended to link names, as robot_state_publisher
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
 import numpy as np
 
 from lerobot_ros.nodes.joint_control import resolve_share_file
-from lerobot_ros.runtime import QOS_DEFAULT, Node, QoSProfile, make, spin
+from lerobot_ros.runtime import QOS_DEFAULT, Node, QoSProfile, make, run_node
 from lerobot_ros.runtime.qos import Durability
 
 __all__ = ["RobotDescription", "main", "transform_msg"]
@@ -85,18 +84,7 @@ class RobotDescription:
 
 
 def main(argv: list[str] | None = None) -> int:
-    node = Node("robot_description", argv=sys.argv[1:] if argv is None else argv)
-    try:
-        RobotDescription(node)
-    except Exception as exc:
-        node.get_logger().error(f"cannot start: {exc}")
-        node.destroy()
-        return 1
-    try:
-        spin(node)
-    finally:
-        node.destroy()
-    return 0
+    return run_node("robot_description", RobotDescription, argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Parameters (see ``config/so101_follower.yaml``): ``robot_type`` (so101_follower 
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from typing import Any
@@ -32,7 +31,7 @@ from lerobot_ros.nodes.joint_control import (
     joint_driver_from_params,
     joint_state_msg,
 )
-from lerobot_ros.runtime import QOS_DEFAULT, Node, make, spin
+from lerobot_ros.runtime import QOS_DEFAULT, Node, make, run_node
 
 __all__ = ["RobotDriver", "main"]
 
@@ -176,19 +175,7 @@ class RobotDriver:
 
 
 def main(argv: list[str] | None = None) -> int:
-    node = Node("robot_driver", argv=sys.argv[1:] if argv is None else argv)
-    try:
-        driver = RobotDriver(node)
-    except Exception as exc:
-        node.get_logger().error(f"cannot start: {exc}")
-        node.destroy()
-        return 1
-    try:
-        spin(node)
-    finally:
-        driver.close()
-        node.destroy()
-    return 0
+    return run_node("robot_driver", RobotDriver, argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Parameters (see ``config/so101_leader.yaml``): ``robot_type`` (so101_leader | so
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from lerobot_ros.nodes.joint_control import joint_state_msg
-from lerobot_ros.runtime import QOS_DEFAULT, Node, spin
+from lerobot_ros.runtime import QOS_DEFAULT, Node, run_node
 
 __all__ = ["HANDOVERS", "Teleop", "main"]
 
@@ -153,19 +152,7 @@ class Teleop:
 
 
 def main(argv: list[str] | None = None) -> int:
-    node = Node("teleop", argv=sys.argv[1:] if argv is None else argv)
-    try:
-        teleop = Teleop(node)
-    except Exception as exc:
-        node.get_logger().error(f"cannot start: {exc}")
-        node.destroy()
-        return 1
-    try:
-        spin(node)
-    finally:
-        teleop.close()
-        node.destroy()
-    return 0
+    return run_node("teleop", Teleop, argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ contract), ``zenoh_backend``, ``rclpy_backend``, ``graph``, ``router``.
 
 from __future__ import annotations
 
+from .executable import run_node
 from .msgs import deserialize, make, msg_class, register_msg_text, register_srv_text, serialize, type_hash
 from .node import Client, Node, Publisher, Service, Subscription
 from .qos import (
@@ -55,6 +56,7 @@ __all__ = [
     "register_msg_text",
     "register_srv_text",
     "request_shutdown",
+    "run_node",
     "serialize",
     "spin",
     "type_hash",
