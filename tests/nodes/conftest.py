@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers.zenoh_router import open_router
@@ -49,44 +46,6 @@ def make_context(zenoh_router: str) -> Iterator[Callable[..., ZenohContext]]:
     for ctx in contexts:
         ctx.close()
 
-
-class Inbox:
-    """Messages of one subscription, with waiting helpers."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, msg: Any) -> None:
-        with self._cond:
-            self.messages.append(msg)
-            self._cond.notify_all()
-
-    def wait(self, predicate: Callable[[Any], bool] = lambda m: True, timeout: float = 10.0) -> Any:
-        """The first message (old or new) matching ``predicate``; fails the test after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for msg in self.messages:
-                    if predicate(msg):
-                        return msg
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    pytest.fail(f"no matching message within {timeout} s ({len(self.messages)} received)")
-                self._cond.wait(remaining)
-
-    def wait_new(self, predicate: Callable[[Any], bool] = lambda m: True, timeout: float = 10.0) -> Any:
-        start = len(self.messages)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for msg in self.messages[start:]:
-                    if predicate(msg):
-                        return msg
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    pytest.fail(f"no new matching message within {timeout} s ({len(self.messages)} received)")
-                self._cond.wait(remaining)
 
 
 @pytest.fixture(autouse=True)

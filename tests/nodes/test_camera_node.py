@@ -7,11 +7,10 @@ import itertools
 import time
 
 import numpy as np
+from helpers.inbox import Inbox
 from lerobot_ros.nodes.camera import CameraNode
 from lerobot_ros.runtime import QOS_DEFAULT, Node
 from lerobot_ros.runtime.conversions import compressed_image_to_numpy, image_to_numpy, stamp_to_sec
-
-from .conftest import Inbox
 
 
 def frame_index(image: np.ndarray) -> int:

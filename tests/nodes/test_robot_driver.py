@@ -9,12 +9,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from helpers.inbox import Inbox
 from lerobot_ros.nodes.robot_driver import RobotDriver
 from lerobot_ros.runtime import QOS_DEFAULT, Node, make
 
 from lerobot_core.robots.so101_model import JOINT_NAMES, joint_limits
-
-from .conftest import Inbox
 
 TICKS_PER_RAD = 4096 / (2 * math.pi)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from helpers.inbox import Inbox
 from lerobot_ros.nodes.camera import CameraNode
 from lerobot_ros.nodes.robot_driver import RobotDriver
 from lerobot_ros.nodes.sim import SimNode
@@ -15,8 +16,6 @@ from lerobot_ros.runtime import QOS_DEFAULT, QOS_TRANSIENT_LOCAL, Node, make
 from lerobot_ros.runtime.conversions import image_to_numpy
 
 from lerobot_core.robots.so101_model import JOINT_NAMES
-
-from .conftest import Inbox
 
 SMALL = {"camera_width": 64, "camera_height": 48}
 

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers.inbox import Inbox
 from lerobot_ros.launch_runner import load_launch_file
 from lerobot_ros.run import node_table
 from lerobot_ros.runtime import QOS_DEFAULT, QOS_TRANSIENT_LOCAL, Node, make
 
 from lerobot_core.robots.so101_model import JOINT_NAMES
-
-from .conftest import Inbox
 
 
 def _load(repo_root: Path, name: str, **args: str):

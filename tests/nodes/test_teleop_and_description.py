@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers.inbox import Inbox
 from lerobot_ros.nodes.joint_control import joint_state_msg
 from lerobot_ros.nodes.robot_description import RobotDescription
 from lerobot_ros.nodes.robot_driver import RobotDriver
@@ -18,8 +19,6 @@ from lerobot_ros.runtime import QOS_DEFAULT, QOS_TRANSIENT_LOCAL, Node
 from lerobot_core.motors.emulator import ServoBusEmulator
 from lerobot_core.robots.kinematics import UrdfModel
 from lerobot_core.robots.so101_model import JOINT_NAMES
-
-from .conftest import Inbox
 
 TICKS_PER_RAD = 4096 / (2 * math.pi)
 

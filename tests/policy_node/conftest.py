@@ -6,8 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,48 +21,11 @@ FIXTURES = SHARED / "fixtures" / "upstream_lerobot"
 ACT = FIXTURES / "act" / "pretrained_model"
 DATASET = FIXTURES / "dataset_v30"
 
-__all__ = ["ACT", "DATASET", "Inbox"]
+__all__ = ["ACT", "DATASET"]
 
 
 _ids = itertools.count(1)
 
-
-class Inbox:
-    """Messages of one subscription (with receive times) and waiting helpers."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.times: list[float] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, msg: Any) -> None:
-        with self._cond:
-            self.messages.append(msg)
-            self.times.append(time.monotonic())
-            self._cond.notify_all()
-
-    def wait_count(self, n: int, timeout: float = 20.0) -> list[Any]:
-        """Wait until ``n`` messages arrived in all; fails the test after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.messages) < n:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    pytest.fail(f"{len(self.messages)} of {n} messages within {timeout} s")
-                self._cond.wait(remaining)
-            return list(self.messages)
-
-    def wait(self, predicate: Callable[[Any], bool] = lambda m: True, timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for msg in self.messages:
-                    if predicate(msg):
-                        return msg
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    pytest.fail(f"no matching message within {timeout} s ({len(self.messages)} received)")
-                self._cond.wait(remaining)
 
 
 @pytest.fixture(scope="session")

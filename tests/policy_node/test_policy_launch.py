@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.inbox import Inbox
 from lerobot_ros.launch_runner import load_launch_file
 from lerobot_ros.run import node_table
 from lerobot_ros.runtime import QOS_DEFAULT, Node
 
-from .conftest import ACT, DATASET, Inbox
+from .conftest import ACT, DATASET
 
 REPO = Path(__file__).resolve().parents[2]
 

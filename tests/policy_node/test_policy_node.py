@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from helpers.inbox import Inbox
 from lerobot_ros.nodes.joint_control import joint_state_msg
 from lerobot_ros.nodes.policy import PolicyNode
 from lerobot_ros.nodes.policy_io import PolicyStartupError
@@ -16,7 +17,7 @@ from lerobot_ros.nodes.sim import SimNode
 from lerobot_ros.runtime import QOS_DEFAULT, make
 from lerobot_ros.runtime.conversions import numpy_to_compressed_image, numpy_to_image, stamp_to_sec
 
-from .conftest import Inbox, act_params
+from .conftest import act_params
 
 JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
 pytestmark = pytest.mark.e2e

@@ -13,61 +13,39 @@ Exit code 0 when the dataset holds the requested episodes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "run_record_demo"]
+from lerobot_ros.nodes.sim_demo import DEFAULT_ROUTER, start_launch, stop_launch
 
-DEFAULT_ROUTER = "tcp/localhost:7447"
+__all__ = ["DEFAULT_ROUTER", "main", "run_record_demo"]
 
 
 def run_record_demo(root: Path, episodes: int = 2, episode_time_s: float = 8.0, reset_time_s: float = 1.0,
                     width: int = 320, height: int = 240, repo_id: str = "local/so101_sim_demo", resume: bool = False,
                     router: str = DEFAULT_ROUTER, timeout_s: float | None = None, echo: bool = True) -> dict[str, Any]:  # fmt: skip
     """Run the record launch until the recorder exits; returns a summary of the dataset."""
-    cmd = [sys.executable, "-m", "lerobot_ros.cli", "launch", "lerobot_ros", "so101_sim_record.launch.yaml",
-           f"num_episodes:={episodes}", f"episode_time_s:={episode_time_s}", f"reset_time_s:={reset_time_s}",
-           f"root:={root}", f"repo_id:={repo_id}", f"resume:={str(resume).lower()}",
-           f"camera_width:={width}", f"camera_height:={height}", "--router", router]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in ("ZENOH_CONFIG_OVERRIDE", "ZENOH_SESSION_CONFIG_URI")}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)  # fmt: skip
+    args = ["lerobot_ros", "so101_sim_record.launch.yaml", f"num_episodes:={episodes}",
+            f"episode_time_s:={episode_time_s}", f"reset_time_s:={reset_time_s}", f"root:={root}",
+            f"repo_id:={repo_id}", f"resume:={str(resume).lower()}", f"camera_width:={width}",
+            f"camera_height:={height}"]  # fmt: skip
     recorder_exit: dict[str, str] = {}
-    output: list[str] = []
 
-    def pump() -> None:
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            output.append(line)
-            if echo:
-                print(line, file=sys.stderr, flush=True)
-            if "[recorder]: process has" in line:
-                recorder_exit["line"] = line
+    def on_line(line: str) -> None:
+        if "[recorder]: process has" in line:
+            recorder_exit["line"] = line
 
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
+    proc, output = start_launch(args, router, echo, on_line)
     limit = timeout_s or 120.0 + episodes * (episode_time_s + reset_time_s + 30.0)
     deadline = time.monotonic() + limit
     while "line" not in recorder_exit and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
-    try:
-        code = proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        code = proc.wait()
-    reader.join(timeout=5)
-    summary: dict[str, Any] = {"root": str(root), "launch": " ".join(["lerobot-ros", *cmd[3:]]),
+    code = stop_launch(proc, timeout_s=60)
+    summary: dict[str, Any] = {"root": str(root), "launch": " ".join(["lerobot-ros", "launch", *args, "--router", router]),
                                "recorder": recorder_exit.get("line", "did not exit"), "launch_exit_code": code,
                                "timed_out": "line" not in recorder_exit}  # fmt: skip
     info_path = Path(root) / "meta" / "info.json"

@@ -22,11 +22,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from lerobot_ros.runtime import QOS_DEFAULT, QOS_TRANSIENT_LOCAL, Node
 
-__all__ = ["WATCHED", "main", "run_sim_demo", "watch_launch"]
+__all__ = ["WATCHED", "main", "run_sim_demo", "start_launch", "stop_launch", "watch_launch"]
 
 DEFAULT_ROUTER = "tcp/localhost:7447"
 WATCHED = {
@@ -39,6 +40,44 @@ WATCHED = {
 }
 
 
+def start_launch(launch_args: list[str], router: str, echo: bool = False,
+                 on_line: Callable[[str], None] | None = None) -> tuple[subprocess.Popen[str], list[str]]:  # fmt: skip
+    """Start ``lerobot-ros launch <launch_args> --router <router>`` in its own process group.
+
+    Its output lines are collected into the returned list (echoed to stderr with ``echo``, passed to
+    ``on_line``); Zenoh config variables of this process are not inherited, so the launch uses ``router``.
+    """
+    cmd = [sys.executable, "-m", "lerobot_ros.cli", "launch", *launch_args, "--router", router]
+    env = {k: v for k, v in os.environ.items() if k not in ("ZENOH_CONFIG_OVERRIDE", "ZENOH_SESSION_CONFIG_URI")}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)  # fmt: skip
+    output: list[str] = []
+
+    def pump() -> None:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            output.append(line)
+            if echo:
+                print(line, file=sys.stderr, flush=True)
+            if on_line is not None:
+                on_line(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return proc, output
+
+
+def stop_launch(proc: subprocess.Popen[str], timeout_s: float = 30.0) -> int:
+    """SIGINT the launch's process group (if still running), wait, SIGKILL after ``timeout_s``; its exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+
 def watch_launch(launch_args: list[str], watched: dict[str, str], duration_s: float, router: str = DEFAULT_ROUTER,
                  startup_timeout_s: float = 60.0, echo: bool = False, start_topic: str = "/joint_states") -> dict[str, Any]:  # fmt: skip
     """Run ``lerobot-ros launch <launch_args>`` headless, count messages on ``watched`` topics and stop it.
@@ -49,19 +88,7 @@ def watch_launch(launch_args: list[str], watched: dict[str, str], duration_s: fl
     """
     from lerobot_ros.runtime.zenoh_backend import ZenohContext
 
-    cmd = [sys.executable, "-m", "lerobot_ros.cli", "launch", *launch_args, "--router", router]
-    env = {k: v for k, v in os.environ.items() if k not in ("ZENOH_CONFIG_OVERRIDE", "ZENOH_SESSION_CONFIG_URI")}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)  # fmt: skip
-    output: list[str] = []
-
-    def pump() -> None:
-        for line in proc.stdout:
-            output.append(line.rstrip("\n"))
-            if echo:
-                print(line, end="", file=sys.stderr, flush=True)
-
-    threading.Thread(target=pump, daemon=True).start()
+    proc, output = start_launch(launch_args, router, echo)
     counts = dict.fromkeys(watched, 0)
     first: dict[str, float] = {}
     last: dict[str, float] = {}
@@ -107,21 +134,14 @@ def watch_launch(launch_args: list[str], watched: dict[str, str], duration_s: fl
             node.destroy()
         if ctx is not None:
             ctx.close()
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-        try:
-            code = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            code = proc.wait()
+        code = stop_launch(proc, timeout_s=30)
     topics = {}
     for topic in watched:
         span = last.get(topic, 0.0) - first.get(topic, 0.0)
         rate = (counts[topic] - 1) / span if counts[topic] > 1 and span > 0 else 0.0
         topics[topic] = {"messages": counts[topic], "rate_hz": round(rate, 2)}
     return {
-        "launch": " ".join(["lerobot-ros", *cmd[3:]]),
+        "launch": " ".join(["lerobot-ros", "launch", *launch_args, "--router", router]),
         "duration_s": duration_s,
         "topics": topics,
         "task": state["task"],
