@@ -4,7 +4,11 @@
    ``--duration`` s at 30 fps from a synthetic robot process publishing joint states, leader commands and two
    480×640 ``rgb8`` cameras. Reports frames vs ticks, drops, the writer queue and encoder backlog peaks, and the
    CPU used by the recorder and the publisher (cores = CPU seconds / wall seconds). Real time = every tick of
-   the episode gave a frame (0 drops).
+   the episode gave a frame (0 drops). The publisher behaves like camera drivers: each message is stamped with
+   its capture time on a steady 30 Hz schedule (a camera's hardware clock does not wait for the OS scheduler),
+   and published as soon as the process gets the CPU; how late it published is reported
+   (``publisher_late_max_ms``), as are messages lost between the processes (``transport_lost``, from
+   rmw_zenoh's per-publisher sequence numbers).
 2. Converter: ``--bag-frames`` frames of the same streams written to an MCAP bag, converted with
    ``lerobot-core dataset from-bag``'s code; frames/s versus the raw encoder limit (plain PyAV libsvtav1,
    same settings, one camera, divided by the two cameras); target ≥ 0.75×.
@@ -70,8 +74,8 @@ def messages(k: int, ns: int, cams: list[list[np.ndarray]]):
     return out
 
 
-def run_publisher() -> int:
-    """Child process: publish the synthetic robot at FPS until SIGINT/SIGTERM."""
+def run_publisher(stats_path: str) -> int:
+    """Child process: publish the synthetic robot at FPS until SIGINT/SIGTERM; lateness stats to ``stats_path``."""
     from lerobot_ros.runtime import QOS_DEFAULT, Node
     from lerobot_ros.runtime.transport import shutdown_backends
     from rosbags.typesys import Stores, get_typestore
@@ -83,15 +87,20 @@ def run_publisher() -> int:
     node = Node("bench_robot", argv=[], enable_rosout=False)
     cams = [frames(0), frames(1)]
     pubs = {}
-    k, next_t = 0, time.monotonic()
+    k, start, start_ns = 0, time.monotonic(), time.time_ns()
+    late_max, late_over_period = 0.0, 0
     while not stop.is_set():
-        for topic, msgtype, msg in messages(k, time.time_ns(), cams):
+        capture = start + k / FPS  # the camera's steady capture schedule; the stamp is the capture time
+        late = time.monotonic() - capture
+        late_max, late_over_period = max(late_max, late), late_over_period + (late > 1.0 / FPS)
+        for topic, msgtype, msg in messages(k, start_ns + round(k * 1e9 / FPS), cams):
             if topic not in pubs:
                 pubs[topic] = node.create_publisher(msgtype, topic, QOS_DEFAULT)
             pubs[topic].publish(bytes(store.serialize_cdr(msg, msgtype)))
         k += 1
-        next_t += 1.0 / FPS
-        stop.wait(max(0.0, next_t - time.monotonic()))
+        stop.wait(max(0.0, start + k / FPS - time.monotonic()))
+    Path(stats_path).write_text(json.dumps({"published": k, "late_max_ms": round(late_max * 1e3, 2),
+                                            "late_over_one_period": late_over_period}))
     node.destroy()
     shutdown_backends()
     return 0
@@ -122,7 +131,8 @@ def bench_live(duration_s: float, tmp: Path) -> dict:
         "camera.wrist.topic": "/wrist/image_raw", "task": "benchmark", "dataset.repo_id": "bench/recorder",
         "dataset.root": str(root), "keyboard": False}}}  # fmt: skip
     (tmp / "params.yaml").write_text(yaml.safe_dump(params))
-    pub = subprocess.Popen([sys.executable, __file__, "--publisher"], env=env)
+    pub_stats = tmp / "publisher.json"
+    pub = subprocess.Popen([sys.executable, __file__, "--publisher", str(pub_stats)], env=env)
     time.sleep(2.0)
     rec = subprocess.Popen([sys.executable, "-m", "lerobot_ros.run", "recorder", "--ros-args", "--params-file",
                             str(tmp / "params.yaml")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -151,6 +161,7 @@ def bench_live(duration_s: float, tmp: Path) -> dict:
 
     reports = json.loads((root / "meta" / "recording_report.json").read_text())["episodes"] if code == 0 else []
     r = reports[0] if reports else {}
+    published = json.loads(pub_stats.read_text()) if pub_stats.exists() else {}
     return {
         "duration_s": duration_s, "exit_code": code, "ticks": r.get("ticks"), "frames": r.get("length"),
         "dropped_ticks": r.get("dropped_ticks"), "queue_full_drops": r.get("queue_full_drops"),
@@ -163,6 +174,10 @@ def bench_live(duration_s: float, tmp: Path) -> dict:
                                  for k, v in r.get("streams", {}).items() if k != "task"},
         "late_samples": sum(v.get("late", 0) for v in r.get("streams", {}).values()),
         "stream_gaps": {k.rsplit(".", 1)[-1]: v.get("gaps") for k, v in r.get("streams", {}).items() if k != "task"},
+        "transport_lost": {k.rsplit(".", 1)[-1]: v.get("transport_lost") for k, v in r.get("streams", {}).items()
+                           if k != "task"},
+        "publisher_late_max_ms": published.get("late_max_ms"),
+        "publisher_late_over_one_period": published.get("late_over_one_period"),
         "worst_staleness_ms": max((v.get("staleness_max_ms", 0) for v in r.get("streams", {}).values()), default=None),
         "real_time_zero_drops": bool(r) and r["length"] == r["ticks"] and not any(
             v.get("encoder_dropped") for v in r["streams"].values()),
@@ -224,10 +239,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="live episode length in seconds (default 60)")
     parser.add_argument("--bag-frames", type=int, default=300, help="frames in the converted bag (default 300)")
-    parser.add_argument("--publisher", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--publisher", metavar="STATS_JSON", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publisher:
-        return run_publisher()
+        return run_publisher(args.publisher)
     os.environ.setdefault("SVT_LOG", "1")
     with tempfile.TemporaryDirectory() as tmp:
         live = bench_live(args.duration, Path(tmp))

@@ -55,8 +55,12 @@ class DatasetRecorder:
 
     def __init__(self, config: RecordingConfig, *, deserialize: Callable[[Any, str], Any] | None = None,
                  threaded: bool = False, queue_size: int | None = None, log: Callable[[str], None] | None = None,
-                 root: str | Path | None = None) -> None:  # fmt: skip
+                 root: str | Path | None = None,
+                 transport_lost: Callable[[], dict[str, int]] | None = None) -> None:  # fmt: skip
         self.config = config
+        # per-stream counts of samples lost in transport (the driver's sequence-number gaps); reported per episode
+        self.transport_lost = transport_lost
+        self._lost_at_start: dict[str, int] = {}
         self.deserialize = deserialize or (lambda payload, _msgtype: payload)
         self.log = log or logger.info
         self.root = Path(root or config.dataset.root or _default_root(config.dataset.repo_id))
@@ -128,6 +132,7 @@ class DatasetRecorder:
         self.queue_full_drops = 0
         self.queue_max_depth = 0
         self.encoder_backlog_max = 0
+        self._lost_at_start = self.transport_lost() if self.transport_lost else {}
         self.sync.start(start_ns, max_ticks)
 
     def advance(self, now_ns: int) -> int:
@@ -159,6 +164,10 @@ class DatasetRecorder:
     def save_episode(self, wait: bool = False) -> None:
         """End the running episode and save it (report appended to ``reports``)."""
         stats = self.sync.stop().to_dict(self.period_ns)
+        if self.transport_lost is not None:
+            for stream, total in self.transport_lost().items():
+                if stream in stats["streams"]:
+                    stats["streams"][stream]["transport_lost"] = total - self._lost_at_start.get(stream, 0)
         self._command("save", stats, wait)
 
     def discard_episode(self, wait: bool = False) -> None:
@@ -349,7 +358,9 @@ def summarize_report(report: dict[str, Any]) -> str:
                      if k.startswith("observation.images."))  # fmt: skip
     return (f"episode {report['episode_index']} saved: {report['length']} frames of {report['ticks']} ticks, "
             f"{report['dropped_ticks']} dropped, queue-full {report['queue_full_drops']}, worst staleness "
-            f"{worst:.1f} ms" + (f", cameras: {cams}" if cams else ""))  # fmt: skip
+            f"{worst:.1f} ms" + (f", cameras: {cams}" if cams else "")
+            + (f", lost in transport: {lost}" if (lost := sum(s.get("transport_lost", 0)
+                                                                for s in report["streams"].values())) else ""))  # fmt: skip
 
 
 def _default_root(repo_id: str) -> Path:

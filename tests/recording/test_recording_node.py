@@ -117,6 +117,9 @@ def test_record_save_discard_finish_then_sigkill_and_resume(tmp_path, router_env
             assert report["ticks"] == report["length"] + report["dropped_ticks"] + report["queue_full_drops"]
             assert eks == sorted(eks) and eks[-1] - eks[0] + 1 - len(eks) <= report["ticks"] - report["length"]
             assert report["streams"]["observation.images.front"]["frames"] == report["length"]
+            # loopback through a router loses nothing; the sequence-number accounting is present for every stream
+            assert {k: s["transport_lost"] for k, s in report["streams"].items() if k != "task"} == {
+                k: 0 for k in report["streams"] if k != "task"}
         assert episode_ks(ds, ks)[1][0] > episode_ks(ds, ks)[0][-1] + 20  # the discarded episode lies between
         assert (root / "meta" / "robot.urdf").read_text() == "<robot name='synthetic'/>"
         assert json.loads((root / "meta" / "camera_info.json").read_text())["front"]["height"] == H

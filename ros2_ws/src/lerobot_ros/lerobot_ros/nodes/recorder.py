@@ -97,8 +97,10 @@ class RecorderNode:
         status_period = p("status_period_s", 0.5, "period of ~/status (s)")
         queue_size = p("queue_size", 0, "frames between the clock and the writer thread (0: 2 × fps)")
         reset_service = p("reset_service", "", "std_srvs/Trigger called before each episode (e.g. /sim/reset)")
+        self.subscriptions: dict[str, Any] = {}
         self.recorder = DatasetRecorder(config, deserialize=lambda raw, t: msgs.deserialize(raw, t), threaded=True,
-                                        queue_size=queue_size or None, log=self.log.info)  # fmt: skip
+                                        queue_size=queue_size or None, log=self.log.info,
+                                        transport_lost=lambda: {s: sub.lost for s, sub in self.subscriptions.items()})  # fmt: skip
         self._lock = threading.RLock()
         self.state = "idle"
         self.started = 0
@@ -108,11 +110,10 @@ class RecorderNode:
         info = self.recorder.root / "meta" / "info.json"
         self._initial_episodes = (json.loads(info.read_text()).get("total_episodes", 0)
                                   if config.dataset.resume and info.exists() else 0)  # fmt: skip
-        self.subscriptions = []
         for stream, topic, msgtype in self.recorder.topics():
             qos = QOS_TRANSIENT_LOCAL if stream == "task" else QOS_DEFAULT
-            self.subscriptions.append(node.create_subscription(msgtype, topic, self._on_sample(stream, msgtype), qos,
-                                                               raw=True))  # fmt: skip
+            self.subscriptions[stream] = node.create_subscription(msgtype, topic, self._on_sample(stream, msgtype), qos,
+                                                                  raw=True)  # fmt: skip
         self._camera_infos: dict[str, Any] = {}
         self._tf: dict[str, Any] = {}
         node.create_subscription("std_msgs/msg/String", "/robot_description",
