@@ -27,7 +27,8 @@ def test_ros2_param_services(make_context) -> None:
         return client.call(make(f"rcl_interfaces/srv/{srv}_Request", **fields), 5)
 
     listed = call("ListParameters").result
-    assert list(listed.names) == ["frame", "gains.kp", "rate_hz"] and list(listed.prefixes) == ["gains"]
+    assert list(listed.names) == ["frame", "gains.kp", "rate_hz", "start_type_description_service", "use_sim_time"]
+    assert list(listed.prefixes) == ["gains"]
     assert list(call("ListParameters", prefixes=["gains"]).result.names) == ["gains.kp"]
     values = call("GetParameters", names=["rate_hz", "gains.kp", "missing"]).values
     assert [from_parameter_value(v) for v in values] == [30.0, 2.0, None]

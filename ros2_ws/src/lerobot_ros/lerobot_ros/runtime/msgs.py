@@ -6,7 +6,7 @@ is Jazzy unless ``LEROBOT_ROS_DISTRO`` (or a sourced ``ROS_DISTRO``) names anoth
 Humble's type hash is the literal ``TypeHashNotSupported``, as rmw_zenoh writes it.
 
 std_srvs (Trigger, SetBool, Empty), example_interfaces/AddTwoInts and the rcl_interfaces parameter services are
-registered from their .srv text on every store; custom types come from ``register_msg_text``/``register_srv_text``/``register_action_text``.
+registered from their .srv text on every store (type_description_interfaces/GetTypeDescription on Jazzy and later); custom types come from ``register_msg_text``/``register_srv_text``/``register_action_text``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,15 @@ _BUILTIN_SRVS = {
     "rcl_interfaces/srv/SetParameters": "Parameter[] parameters\n---\nSetParametersResult[] results\n",
     "rcl_interfaces/srv/SetParametersAtomically": "Parameter[] parameters\n---\nSetParametersResult result\n",
 }
+# Services whose messages only some distros have (Jazzy+): registered where the first type exists.
+_DISTRO_SRVS = {
+    "type_description_interfaces/srv/GetTypeDescription": (
+        "type_description_interfaces/msg/TypeDescription",
+        "string type_name\nstring type_hash\nbool include_type_sources true\n---\nbool successful\n"
+        "string failure_reason\nTypeDescription type_description\nTypeSource[] type_sources\n"
+        "KeyValue[] extra_information\n",
+    ),
+}
 
 _lock = threading.RLock()
 _stores: dict[str, Typestore] = {}
@@ -105,6 +114,9 @@ def get_typestore(distro: str | None = None) -> Typestore:
             _services[distro] = set()
             for srv, text in _BUILTIN_SRVS.items():
                 _register_srv(distro, srv, text)
+            for srv, (needs, text) in _DISTRO_SRVS.items():
+                if needs in store.fielddefs:
+                    _register_srv(distro, srv, text)
             for register in _registrations:
                 try:
                     register(distro)

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from . import msgs, names, params, ros_args
+from . import clock, msgs, names, params, ros_args
 from .qos import QOS_DEFAULT, QOS_ROSOUT, QOS_SERVICES, QoSProfile, as_qos
-from .spin import Executor, Timer
+from .spin import Executor
 from .spin import spin as _spin
 from .transport import Backend, MessageInfo, get_backend
 
@@ -283,21 +283,46 @@ class Node:
         self._executor = Executor(self.fully_qualified_name, self._callback_error)
         self._service_executor_obj: Executor | None = None
         self._entities: list[Any] = []
-        self._timers: list[Timer] = []
+        self._timers: list[clock.NodeTimer] = []
         self._params = params.ParameterStore(self.fully_qualified_name, list(args.params_files),
                                              {**args.params, **(parameter_overrides or {})})
         self._time_cls = msgs.msg_class("builtin_interfaces/msg/Time")
         self._handle = self._backend.create_node(name, self.namespace, enclave=args.enclave or "/")
+        # rclpy's node has its own ROS clock, /parameter_events, parameter and type-description services; the
+        # handle mirrors the parameter store into it (``bind_parameters``) instead of the runtime duplicating them
+        builtins = getattr(self._handle, "bind_parameters", None)
+        self._time_source = clock.TimeSource(self, now_ns=getattr(self._handle, "now_ns", None),
+                                             timer_factory=getattr(self._handle, "create_timer", None))
         level = args.logger_levels.get(self._logger_name()) or args.log_level or "info"
         self._rosout_pub: Publisher | None = None
         rosout = enable_rosout and args.log_flags.get("rosout", True) and self._backend.name == "zenoh"
         if rosout:
             self._rosout_pub = Publisher(self, "rcl_interfaces/msg/Log", "/rosout", QOS_ROSOUT)
         self._logger = NodeLogger(self._logger_name(), level, self._publish_rosout if rosout else None)
-        if start_parameter_services and self._backend.name == "zenoh":  # rclpy nodes have their own
-            from .param_services import add_parameter_services
+        self._declare_builtin_parameters(builtins, start_parameter_services)
 
-            add_parameter_services(self)
+    def _declare_builtin_parameters(self, builtins: Callable[..., Any] | None, services: bool) -> None:
+        """``use_sim_time`` and, unless ``services`` is false (throw-away tool nodes), ``/parameter_events`` and
+        the parameter and type-description services, as rclpy's Node has them."""
+        from . import type_description
+
+        if builtins is not None:
+            builtins(self._params, self._logger)
+        elif services:
+            from .parameter_events import ParameterEventPublisher
+
+            self._params.add_listener(ParameterEventPublisher(self))
+        self._params.add_listener(self._time_source.on_parameters)
+        self._params.declare(clock.USE_SIM_TIME, False)
+        if builtins is not None or not services:
+            return
+        if type_description.is_available() and self._params.declare(
+                type_description.START_PARAMETER, True,
+                description="If enabled, start the ~/get_type_description service.", read_only=True):
+            type_description.add_type_description_service(self)
+        from .param_services import add_parameter_services
+
+        add_parameter_services(self)
 
     # -- internals -------------------------------------------------------------------------------------------
     def _logger_name(self) -> str:
@@ -306,7 +331,9 @@ class Node:
     def _publish_rosout(self, level: int, text: str, function: str, line: int) -> None:
         if self._rosout_pub is None or self.destroyed:
             return
-        log = msgs.make("rcl_interfaces/msg/Log", stamp=self.now(), level=level, name=self._logger_name(),
+        t = time.time_ns()  # rcutils stamps log records with the system clock, also under sim time
+        stamp = self._time_cls(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000)
+        log = msgs.make("rcl_interfaces/msg/Log", stamp=stamp, level=level, name=self._logger_name(),
                         msg=text, file="", function=function, line=line)
         self._rosout_pub.publish(log)
 
@@ -346,9 +373,10 @@ class Node:
         msgs.warm_up(typename)
         return self._add(Subscription(self, typename, self.resolve_name(topic), callback, as_qos(qos), raw))
 
-    def create_timer(self, period_s: float, callback: Callable[[], Any]) -> Timer:
+    def create_timer(self, period_s: float, callback: Callable[[], Any]) -> clock.NodeTimer:
+        """A timer on the node clock: wall time, or ``/clock`` under ``use_sim_time`` (see ``clock``)."""
         self._check_alive()
-        timer = Timer(period_s, callback, self._executor)
+        timer = self._time_source.create_timer(period_s, callback, self._executor)
         self._timers.append(timer)
         return timer
 
@@ -391,9 +419,14 @@ class Node:
         return self._logger
 
     def now(self) -> Any:
-        """The node clock's current time as ``builtin_interfaces/msg/Time`` (system clock)."""
-        t = time.time_ns()
+        """The node clock's time as ``builtin_interfaces/msg/Time``: the system clock, or the last ``/clock``
+        (zero before the first) while ``use_sim_time`` is true."""
+        t = self._time_source.now_ns()
         return self._time_cls(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000)
+
+    @property
+    def time_source(self) -> clock.TimeSource:
+        return self._time_source
 
     @property
     def backend(self) -> Backend:

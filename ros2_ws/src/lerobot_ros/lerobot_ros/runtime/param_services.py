@@ -7,7 +7,6 @@ Values convert between Python and ``rcl_interfaces/msg/ParameterValue`` using th
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from . import msgs
@@ -110,14 +109,17 @@ def add_parameter_services(node: Any) -> list[Any]:
         return msgs.make("rcl_interfaces/srv/SetParameters_Response", results=[set_one(p) for p in req.parameters])
 
     def set_parameters_atomically(req: Any) -> Any:
-        previous = {p.name: store.get(p.name) for p in req.parameters if store.has(p.name)}
+        values = {}
         for param in req.parameters:
-            result = set_one(param)
-            if not result.successful:
-                for name, value in previous.items():  # roll back (these values were accepted before)
-                    with contextlib.suppress(ParameterError):
-                        store.set(name, value)
-                return msgs.make("rcl_interfaces/srv/SetParametersAtomically_Response", result=result)
+            values[param.name] = from_parameter_value(param.value)
+            if values[param.name] is None:
+                return msgs.make("rcl_interfaces/srv/SetParametersAtomically_Response",
+                                 result=_result(False, "undeclaring parameters is not supported"))
+        try:
+            store.set_many(values)  # all or nothing, one parameter event
+        except ParameterError as exc:
+            return msgs.make("rcl_interfaces/srv/SetParametersAtomically_Response", result=_result(False, str(exc)))
+        node.get_logger().info(f"parameters set atomically: {values!r}")
         return msgs.make("rcl_interfaces/srv/SetParametersAtomically_Response", result=_result(True))
 
     table = {

@@ -21,13 +21,19 @@ files, and the declared default is used when neither sets a value.
 Types are those of ROS parameters: bool, integer, double, string, byte_array, bool_array, integer_array,
 double_array, string_array. A value must have the declared type (from ``type_`` or the default's type); the one
 conversion made is integer -> double (``rate: 30`` for a double parameter), as YAML users expect.
+
+Listeners (``store.add_listener(fn)``) get a :class:`ParameterChange` after every declaration and successful set
+(one per ``set``/``set_many`` call): the node publishes it on ``/parameter_events`` and switches its clock on
+``use_sim_time``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +42,7 @@ import yaml
 from .ros_args import _ParamLoader
 
 __all__ = [
+    "ParameterChange",
     "ParameterDescriptor",
     "ParameterError",
     "ParameterStore",
@@ -65,6 +72,16 @@ class ParameterDescriptor:
     type: str | None  # a ROS type name (see TYPE_NAMES); None for a dynamically typed parameter
     description: str = ""
     read_only: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterChange:
+    """What one declaration or set changed: ``(name, value)`` pairs, as rcl_interfaces/msg/ParameterEvent has them."""
+
+    new: tuple[tuple[str, Any], ...] = ()
+    changed: tuple[tuple[str, Any], ...] = ()
+    deleted: tuple[tuple[str, Any], ...] = ()
+    origin: str = ""  # the caller's tag (e.g. "declare", "set", "rclpy"), so a listener can skip its own changes
 
 
 def parameter_type_name(value: Any) -> str:
@@ -216,6 +233,22 @@ class ParameterStore:
             self._initial[name] = (value, _CMDLINE)
         self._values: dict[str, Any] = {}
         self._descriptors: dict[str, ParameterDescriptor] = {}
+        self._listeners: list[Callable[[ParameterChange], None]] = []
+        self._lock = threading.RLock()
+
+    def add_listener(self, listener: Callable[[ParameterChange], None]) -> None:
+        """Call ``listener(change)`` after every declaration and successful set (from the changing thread)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[ParameterChange], None]) -> None:
+        self._listeners.remove(listener)
+
+    def _notify(self, change: ParameterChange) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # a listener (events, clock) never undoes a committed change
+                logging.getLogger("lerobot_ros.params").exception("parameter listener failed on %s", self.node_fqn)
 
     def declare(
         self,
@@ -247,8 +280,12 @@ class ParameterStore:
                 f"(`{self.node_fqn}: {{{PARAMS_KEY}: {{{name}: ...}}}}`) or with `--ros-args -p {name}:=<value>`"
             )
         value = self._checked(name, value, expected, source)
-        self._descriptors[name] = ParameterDescriptor(name, expected, description, read_only)  # None: dynamic
-        self._values[name] = value
+        with self._lock:
+            if name in self._descriptors:
+                raise ParameterError(f"parameter {name!r} of node {self.node_fqn} is already declared")
+            self._descriptors[name] = ParameterDescriptor(name, expected, description, read_only)  # None: dynamic
+            self._values[name] = value
+        self._notify(ParameterChange(new=((name, self.get(name)),), origin="declare"))
         return value
 
     def get(self, name: str) -> Any:
@@ -259,13 +296,25 @@ class ParameterStore:
         value = self._values[name]
         return list(value) if isinstance(value, list) else value
 
-    def set(self, name: str, value: Any) -> Any:
+    def set(self, name: str, value: Any, *, origin: str = "set") -> Any:
         """Set a declared parameter at run time; type checked; refused when read-only."""
+        return self.set_many({name: value}, origin=origin)[name]
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value`` as ``name`` would store it; raises :class:`ParameterError` (undeclared, read-only, wrong type)."""
         descriptor = self.describe(name)
         if descriptor.read_only:
             raise ParameterError(f"parameter {name!r} of node {self.node_fqn} is read-only")
-        self._values[name] = self._checked(name, value, descriptor.type, "set()")
-        return self._values[name]
+        return self._checked(name, value, descriptor.type, "set()")
+
+    def set_many(self, values: Mapping[str, Any], *, origin: str = "set") -> dict[str, Any]:
+        """Set several parameters all or nothing (every value is checked first); one change notification."""
+        checked = {name: self.check(name, value) for name, value in values.items()}
+        with self._lock:
+            self._values.update(checked)
+        if checked:
+            self._notify(ParameterChange(changed=tuple((n, self.get(n)) for n in checked), origin=origin))
+        return {name: self.get(name) for name in checked}
 
     def has(self, name: str) -> bool:
         return name in self._values

@@ -17,7 +17,8 @@ from typing import Any
 
 from rosbags.typesys.base import Nodetype
 
-__all__ = ["TYPE_HASH_NOT_SUPPORTED", "hash_description", "message_hash", "service_hash"]
+__all__ = ["TYPE_HASH_NOT_SUPPORTED", "hash_description", "hash_type_description", "message_hash", "service_hash",
+           "type_description"]
 
 TYPE_HASH_NOT_SUPPORTED = "TypeHashNotSupported"  # Humble: rmw_zenoh puts this literal in keys and tokens
 
@@ -67,6 +68,17 @@ def _nested(name: str, typename: str, capacity: int = 0) -> tuple[str, Any]:
 
 def hash_description(fielddefs: FieldDefs, typename: str) -> str:
     """``RIHS01_<sha256>`` of ``typename`` whose (transitive) field definitions are in ``fielddefs``."""
+    return hash_type_description(type_description(fielddefs, typename))
+
+
+def hash_type_description(description: Mapping[str, Any]) -> str:
+    """``RIHS01_<sha256>`` of a ``type_description`` dict (fields without ``default_value``)."""
+    return "RIHS01_" + hashlib.sha256(json.dumps(description).encode()).hexdigest()
+
+
+def type_description(fielddefs: FieldDefs, typename: str) -> dict[str, Any]:
+    """The hashed form of ``type_description_interfaces/msg/TypeDescription`` of ``typename``:
+    ``{"type_description": {...}, "referenced_type_descriptions": [... sorted by type_name]}``."""
     structs: dict[str, Struct] = {}
 
     def resolve(name: str) -> Struct:
@@ -79,11 +91,10 @@ def hash_description(fielddefs: FieldDefs, typename: str) -> str:
         return structs[name]
 
     top = resolve(typename)
-    description = {
+    return {
         "type_description": top,
         "referenced_type_descriptions": [s for n, s in sorted(structs.items()) if n != typename],
     }
-    return "RIHS01_" + hashlib.sha256(json.dumps(description).encode()).hexdigest()
 
 
 def service_fielddefs(srv: str) -> dict[str, tuple[list, list]]:
