@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -78,3 +79,12 @@ def test_only_the_rclpy_backend_imports_rclpy() -> None:
             if any(n == "rclpy" or n.startswith("rclpy.") for n in names):
                 offenders.append(str(path.relative_to(package)))
     assert not offenders, f"nodes must not import rclpy directly: {offenders}"
+
+
+def test_adapter_provides_every_builtin_hook_the_node_looks_up() -> None:
+    """Node uses rclpy's clock, timers, logger and parameters through optional handle hooks (found by getattr,
+    so a renamed hook would silently fall back to the native implementations and duplicate rclpy's)."""
+    node_src = MODULE.with_name("node.py").read_text()
+    hooks = set(re.findall(r'getattr\(self\._handle, "(\w+)"', node_src))
+    assert hooks == {"bind_parameters", "now_ns", "create_timer", "log"}
+    assert hooks <= _classes(ast.parse(MODULE.read_text()))["_NodeHandle"]

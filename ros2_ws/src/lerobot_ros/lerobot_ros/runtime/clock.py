@@ -48,7 +48,7 @@ class TimeSource:
     """ROS time of one node (see the module docstring)."""
 
     def __init__(self, node: Any, *, now_ns: Callable[[], int] | None = None,
-                 timer_factory: Callable[[float, Callable[[], Any]], NodeTimer] | None = None) -> None:
+                 timer_factory: Callable[[float, Callable[[], Any], Executor], NodeTimer] | None = None) -> None:
         self._node = node
         self._external_now = now_ns
         self._timer_factory = timer_factory
@@ -99,7 +99,7 @@ class TimeSource:
 
     def create_timer(self, period_s: float, callback: Callable[[], Any], executor: Executor) -> NodeTimer:
         if self._timer_factory is not None:
-            return self._timer_factory(period_s, callback)
+            return self._timer_factory(period_s, callback, executor)
         timer = ClockTimer(period_s, callback, executor, self)
         self._timers.add(timer)
         return timer

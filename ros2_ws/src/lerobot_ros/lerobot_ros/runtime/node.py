@@ -52,10 +52,13 @@ def _ensure_console_logging() -> None:
 
 
 class NodeLogger:
-    """rcutils-style logger: ``[LEVEL] [stamp] [name]: message`` on stderr, and on ``/rosout`` when enabled."""
+    """rcutils-style logger: ``[LEVEL] [stamp] [name]: message`` on stderr, and on ``/rosout`` when enabled.
+    ``console=False`` leaves the printing to ``rosout`` (the rclpy backend hands records to rclpy's logger)."""
 
-    def __init__(self, name: str, level: str = "info", rosout: Callable[[int, str, str, int], None] | None = None):
+    def __init__(self, name: str, level: str = "info", rosout: Callable[[int, str, str, int], None] | None = None,
+                 *, console: bool = True):
         self.name = name
+        self.console = console
         self.level = _LEVELS[level.lower()] if level and level.lower() in _LEVELS else 20
         self._rosout = rosout
         self._once: set[str] = set()
@@ -71,8 +74,9 @@ class NodeLogger:
             if text in self._once:
                 return
             self._once.add(text)
-        print(f"[{_LEVEL_NAMES.get(level, level)}] [{time.time():.9f}] [{self.name}]: {text}", file=sys.stderr,
-              flush=True)
+        if self.console:
+            print(f"[{_LEVEL_NAMES.get(level, level)}] [{time.time():.9f}] [{self.name}]: {text}", file=sys.stderr,
+                  flush=True)
         if self._rosout is not None:
             frame = sys._getframe(2)
             with contextlib.suppress(Exception):  # logging must never fail the caller
@@ -298,7 +302,9 @@ class Node:
         rosout = enable_rosout and args.log_flags.get("rosout", True) and self._backend.name == "zenoh"
         if rosout:
             self._rosout_pub = Publisher(self, "rcl_interfaces/msg/Log", "/rosout", QOS_ROSOUT)
-        self._logger = NodeLogger(self._logger_name(), level, self._publish_rosout if rosout else None)
+        backend_log = getattr(self._handle, "log", None)  # rclpy: its logger prints and feeds /rosout
+        self._logger = NodeLogger(self._logger_name(), level, backend_log or (self._publish_rosout if rosout else None),
+                                  console=backend_log is None)
         self._declare_builtin_parameters(builtins, start_parameter_services)
 
     def _declare_builtin_parameters(self, builtins: Callable[..., Any] | None, services: bool) -> None:

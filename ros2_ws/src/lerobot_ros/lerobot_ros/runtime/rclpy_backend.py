@@ -7,8 +7,12 @@ shared runtime, so both backends behave alike:
   created with ``raw=True`` (the bytes carry the ``00 01 00 00`` encapsulation header, as rosbags writes it);
 - services have no raw mode in rclpy: requests and responses go through ``rclpy.serialization``;
 - names arrive fully qualified and already remapped, so rclpy nodes get no command-line arguments
-  (``use_global_arguments=False``) and rcl applies no second remapping; parameters stay in the runtime's store
-  (rclpy's parameter services are off);
+  (``use_global_arguments=False``) and rcl applies no second remapping;
+- what rclpy's Node has built in is used, not duplicated: the runtime's parameter store (which resolves YAML and
+  ``-p``) is mirrored into rclpy's parameters (``bind_parameters``), so rclpy's parameter services,
+  ``/parameter_events``, ``use_sim_time`` TimeSource and ``~/get_type_description`` (Jazzy+) serve them; a set
+  from outside (``ros2 param set``) is checked by the runtime's store in an on-set callback. ``node.now()`` and
+  node timers use rclpy's ROS clock; log records go to rclpy's logger (console and ``/rosout``);
 - one private ``rclpy.Context`` per process, spun by a ``MultiThreadedExecutor`` on a daemon thread; every
   subscription, service and client has its own mutually exclusive callback group, so samples of one
   subscription stay in order while a blocked service handler never stalls the others; rclpy's signal handlers
@@ -29,13 +33,18 @@ from typing import Any
 
 try:
     import rclpy
+    from rcl_interfaces.msg import ParameterDescriptor as _RclDescriptor
+    from rcl_interfaces.msg import SetParametersResult
     from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
     from rclpy.duration import Duration
     from rclpy.executors import MultiThreadedExecutor
+    from rclpy.logging import LoggingSeverity
     from rclpy.node import Node as _RclNode
+    from rclpy.parameter import Parameter
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, LivelinessPolicy, ReliabilityPolicy
     from rclpy.qos import QoSProfile as _RclQoS
     from rclpy.serialization import deserialize_message, serialize_message
+    from rclpy.subscription import Subscription as _RclSubscription
     from rclpy.utilities import get_rmw_implementation_identifier
     from rosidl_runtime_py.utilities import get_message, get_service
 except ImportError as exc:  # pragma: no cover - exercised where ROS 2 is installed
@@ -45,7 +54,9 @@ except ImportError as exc:  # pragma: no cover - exercised where ROS 2 is instal
         f"(import failed: {exc})"
     ) from exc
 
+from .params import ParameterChange, ParameterError, ParameterStore, parameter_type_name
 from .qos import UNSPECIFIED, QoSProfile
+from .spin import Executor
 from .transport import MessageInfo, ServiceError, ServiceTimeout, ServiceUnavailable
 
 __all__ = ["RclpyBackend"]
@@ -53,6 +64,8 @@ __all__ = ["RclpyBackend"]
 _log = logging.getLogger("lerobot_ros.runtime.rclpy")
 EXPECTED_RMW = "rmw_zenoh_cpp"
 SERVICE_WAIT_S = 1.0  # how long a call waits for a server to appear before ServiceUnavailable
+# Iron+ rclpy passes rmw's message info to a two-argument subscription callback; Humble's calls with one argument.
+_CALLBACK_WITH_INFO = hasattr(_RclSubscription, "CallbackType")
 
 
 def _policy(enum: Any, value: int) -> Any:
@@ -108,14 +121,23 @@ class _Subscription:
         self.topic, self.typename = topic, typename
         self._node = node
 
-        def callback(data: bytes) -> None:
+        def deliver(data: bytes, info: MessageInfo) -> None:
             try:
-                on_sample(bytes(data), MessageInfo(received_timestamp_ns=time.time_ns()))
+                on_sample(bytes(data), info)
             except Exception:  # a backend callback never raises into rclpy's executor
                 _log.exception("subscription callback for %s failed", topic)
 
+        def callback(data: bytes) -> None:
+            deliver(data, MessageInfo(received_timestamp_ns=time.time_ns()))
+
+        def callback_with_info(data: bytes, info: dict[str, Any]) -> None:
+            # no publisher GID in rclpy's info, so no sequence numbers either (Subscription.lost counts per GID)
+            deliver(data, MessageInfo(source_timestamp_ns=int(info.get("source_timestamp") or 0),
+                                      received_timestamp_ns=int(info.get("received_timestamp") or time.time_ns())))
+
         self._sub = node.create_subscription(
-            _ros_type(get_message, typename), topic, callback, to_rclpy_qos(qos), raw=True,
+            _ros_type(get_message, typename), topic, callback_with_info if _CALLBACK_WITH_INFO else callback,
+            to_rclpy_qos(qos), raw=True,
             callback_group=MutuallyExclusiveCallbackGroup(),
         )  # fmt: skip
 
@@ -182,11 +204,121 @@ class _Client:
         self._node.destroy_client(self._client)
 
 
+class _Timer:
+    """An rclpy timer (on the node's ROS clock, so it follows ``/clock`` under sim time) whose ticks run the
+    callback on the runtime node's executor; a tick is skipped while the previous one is queued or running."""
+
+    def __init__(self, node: _RclNode, period_s: float, callback: Callable[[], Any], executor: Executor) -> None:
+        if not period_s > 0:
+            raise ValueError(f"timer period must be > 0 s, got {period_s!r}")
+        self.period_s = float(period_s)
+        self._node, self._callback, self._executor = node, callback, executor
+        self._busy = threading.Lock()
+        self._cancelled = False
+        self._timer = node.create_timer(self.period_s, self._tick, callback_group=MutuallyExclusiveCallbackGroup())
+
+    def _tick(self) -> None:
+        if self._busy.acquire(blocking=False):
+            self._executor.submit(self._fire)
+
+    def _fire(self) -> None:
+        try:
+            if not self._cancelled:
+                self._callback()
+        finally:
+            self._busy.release()
+
+    def cancel(self) -> None:
+        if not self._cancelled:
+            self._cancelled = True
+            self._node.destroy_timer(self._timer)
+
+    destroy = cancel
+
+    @property
+    def is_canceled(self) -> bool:
+        return self._cancelled
+
+
+def _to_rclpy(name: str, value: Any, type_name: str | None) -> Parameter:
+    """A runtime parameter value as rclpy's ``Parameter`` (byte arrays are lists of 1-byte ``bytes`` there)."""
+    kind = type_name or parameter_type_name(value)
+    if kind == "empty_array":
+        kind = "string_array"
+    if kind == "byte_array":
+        value = [bytes([b]) for b in value]
+    return Parameter(name, Parameter.Type[kind.upper()], value)
+
+
+def _from_rclpy(parameter: Parameter) -> Any:
+    value = parameter.value
+    if parameter.type_ == Parameter.Type.BYTE_ARRAY:
+        return b"".join(value)
+    return list(value) if parameter.type_.name.endswith("_ARRAY") else value
+
+
+class _ParameterMirror:
+    """Keeps rclpy's parameters equal to the runtime's store, both ways (see the module docstring)."""
+
+    def __init__(self, node: _RclNode, store: ParameterStore, logger: Any) -> None:
+        self._node, self._store, self._logger = node, store, logger
+        self._local = threading.local()  # set while the mirror itself writes to rclpy
+        node.add_on_set_parameters_callback(self._on_rclpy_set)
+        store.add_listener(self._on_store_change)
+        for name, parameter in node.get_parameters_by_prefix("").items():
+            # rclpy's own (start_type_description_service); use_sim_time is declared by the runtime Node itself
+            if name != "use_sim_time" and not store.has(name) and parameter.type_ != Parameter.Type.NOT_SET:
+                descriptor = node.describe_parameter(name)
+                store.declare(name, _from_rclpy(parameter), description=descriptor.description,
+                              read_only=descriptor.read_only)
+
+    def _on_store_change(self, change: ParameterChange) -> None:
+        if change.origin == "rclpy":
+            return
+        self._local.active = True
+        try:
+            for name, value in change.new:
+                d = self._store.describe(name)
+                if self._node.has_parameter(name):
+                    if self._node.get_parameter(name).value != _to_rclpy(name, value, d.type).value:
+                        self._node.set_parameters([_to_rclpy(name, value, d.type)])
+                    continue
+                descriptor = _RclDescriptor(name=name, description=d.description, read_only=d.read_only,
+                                            dynamic_typing=d.type is None or value == [])
+                self._node.declare_parameter(name, _to_rclpy(name, value, d.type).value, descriptor,
+                                             ignore_override=True)
+            if change.changed:
+                result = self._node.set_parameters_atomically(
+                    [_to_rclpy(n, v, self._store.describe(n).type) for n, v in change.changed])
+                if not result.successful:
+                    self._logger.warning(f"rclpy refused parameters {dict(change.changed)}: {result.reason}")
+        finally:
+            self._local.active = False
+
+    def _on_rclpy_set(self, parameters: list[Parameter]) -> SetParametersResult:
+        if getattr(self._local, "active", False):
+            return SetParametersResult(successful=True)
+        values = {}
+        for parameter in parameters:
+            if not self._store.has(parameter.name):
+                continue  # not the runtime's (e.g. rclpy's own); rclpy decides
+            if parameter.type_ == Parameter.Type.NOT_SET:
+                return SetParametersResult(successful=False, reason="undeclaring parameters is not supported")
+            values[parameter.name] = _from_rclpy(parameter)
+        try:
+            self._store.set_many(values, origin="rclpy")
+        except ParameterError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
+
 class _NodeHandle:
     def __init__(self, backend: RclpyBackend, name: str, namespace: str) -> None:
         self.name, self.namespace = name, namespace
         self._backend = backend
-        self._node = backend._make_node(name, namespace)
+        self._node = backend._make_node(name, namespace, parameter_services=True)
+        self._logger = self._node.get_logger()
+        self._logger.set_level(LoggingSeverity.DEBUG)  # the runtime's NodeLogger applies --log-level
 
     def create_publisher(self, typename: str, topic: str, qos: QoSProfile) -> _Publisher:
         return _Publisher(self._node, typename, topic, qos)
@@ -204,6 +336,21 @@ class _NodeHandle:
 
     def create_client(self, srv_typename: str, name: str, qos: QoSProfile) -> _Client:
         return _Client(self._node, srv_typename, name, qos)
+
+    # -- rclpy built-ins the runtime Node uses instead of its own (see the module docstring) -----------------
+    def now_ns(self) -> int:
+        """The rclpy node clock (ROS time: ``/clock`` under ``use_sim_time``, handled by rclpy's TimeSource)."""
+        return self._node.get_clock().now().nanoseconds
+
+    def create_timer(self, period_s: float, callback: Callable[[], Any], executor: Executor) -> _Timer:
+        return _Timer(self._node, period_s, callback, executor)
+
+    def log(self, level: int, text: str, function: str, line: int) -> None:
+        """A record for rclpy's logger (rcutils console output and ``/rosout``); the runtime filtered the level."""
+        self._logger.log(text, LoggingSeverity(level))
+
+    def bind_parameters(self, store: ParameterStore, logger: Any) -> None:
+        _ParameterMirror(self._node, store, logger)
 
     def destroy(self) -> None:
         self._backend._drop_node(self._node)
@@ -273,10 +420,10 @@ class RclpyBackend:
             if self._context.ok():
                 _log.exception("rclpy executor stopped")
 
-    def _make_node(self, name: str, namespace: str) -> _RclNode:
+    def _make_node(self, name: str, namespace: str, *, parameter_services: bool = False) -> _RclNode:
         node = _RclNode(
             name, namespace=namespace, context=self._context, use_global_arguments=False,
-            start_parameter_services=False, parameter_overrides=[],
+            start_parameter_services=parameter_services, parameter_overrides=[],
             automatically_declare_parameters_from_overrides=False,
         )  # fmt: skip
         with self._lock:
