@@ -293,12 +293,19 @@ def serialize_buffer(msg: Any, typename: str, store: Typestore) -> bytearray:
 
 
 def deserialize(data: bytes | bytearray | memoryview, typename: str, distro: str | None = None) -> Any:
-    """A rosbags message from CDR bytes; raises ``ValueError`` on bytes that are not valid CDR for the type."""
-    data = bytes(data)
+    """A rosbags message from CDR bytes; raises ``ValueError`` on bytes that are not valid CDR for the type.
+
+    ``bytes`` are not copied: array fields (an Image's ``data``) are read-only numpy views into them."""
+    data = data if isinstance(data, bytes) else bytes(data)  # a mutable buffer is copied: the message owns it
+    return deserialize_buffer(data, normalize_typename(typename), get_typestore(distro))
+
+
+def deserialize_buffer(data: bytes, typename: str, store: Typestore) -> Any:
+    """Like :func:`deserialize` for ``bytes``, a normalized ``typename`` and a given store (hot path)."""
     if len(data) < 4 or data[:2] != b"\x00\x01":
         raise ValueError(f"not little-endian CDR for {typename}: header {data[:4].hex() or 'missing'}")
-    try:
-        return get_typestore(distro).deserialize_cdr(data, normalize_typename(typename))
+    try:  # a memoryview: rosbags slices off the 4-byte header, which would copy the bytes
+        return store.deserialize_cdr(memoryview(data), typename)
     except Exception as exc:  # rosbags raises struct/index/unicode errors on truncated or garbage input
         raise ValueError(f"cannot deserialize {len(data)} bytes as {typename}: {exc}") from exc
 

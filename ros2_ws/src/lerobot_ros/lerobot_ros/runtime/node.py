@@ -31,7 +31,7 @@ from typing import Any
 
 from . import clock, msgs, names, params, ros_args
 from .qos import QOS_DEFAULT, QOS_ROSOUT, QOS_SERVICES, QoSProfile, as_qos
-from .spin import Executor
+from .spin import Executor, InlineGate, inline_allowed, note_blocking_call, run_gated
 from .spin import spin as _spin
 from .transport import Backend, MessageInfo, get_backend
 
@@ -100,6 +100,11 @@ class NodeLogger:
         self.log(50, message, **kw)
 
 
+def _inline_dispatch_enabled() -> bool:
+    """``LEROBOT_ROS_INLINE_DISPATCH=0`` queues every sample to the executor (no inline dispatch)."""
+    return os.environ.get("LEROBOT_ROS_INLINE_DISPATCH", "1").strip().lower() not in ("0", "false", "off", "no")
+
+
 class Publisher:
     def __init__(self, node: Node, typename: str, topic: str, qos: QoSProfile) -> None:
         self.node, self.typename, self.topic, self.qos = node, typename, topic, qos
@@ -124,7 +129,9 @@ class Publisher:
 
 
 class Subscription:
-    """Queues samples (KEEP_LAST: the newest ``depth``) and hands them to the callback on the node's executor."""
+    """Hands samples to the callback, one at a time with the node's other callbacks (see ``spin``): inline on
+    the transport thread when the callback has proven fast, the node's lock is free and none of this
+    subscription's samples wait; else queued (KEEP_LAST: the newest ``depth``) to the node's executor."""
 
     def __init__(self, node: Node, typename: str, topic: str, callback: Callable[..., Any], qos: QoSProfile,
                  raw: bool) -> None:
@@ -135,6 +142,8 @@ class Subscription:
         self.queue_dropped = 0  # KEEP_LAST: samples replaced by newer ones before the callback took them
         self.lost = 0  # sequence-number gaps per publisher (rmw's MESSAGE_LOST): dropped in transport
         self.last_info: MessageInfo | None = None
+        self.dispatch = InlineGate(_inline_dispatch_enabled())  # ``dispatch.enabled = False``: always queued
+        self._store = msgs.get_typestore()
         self._last_seq: dict[bytes, int] = {}
         depth = qos.resolved().depth
         self._queue: collections.deque[tuple[bytes, MessageInfo]] = collections.deque(
@@ -144,33 +153,49 @@ class Subscription:
         self.handle = node._handle.create_subscription(typename, topic, qos, self._on_sample, self._on_malformed)
 
     def _on_sample(self, payload: bytes, info: MessageInfo) -> None:
+        """Backend thread: track sequence gaps, then run the callback inline or queue the sample."""
+        executor = self.node._executor
         with self._lock:
             last = self._last_seq.get(info.publisher_gid)
             if last is not None and info.sequence_number > last + 1:
                 self.lost += info.sequence_number - last - 1
             self._last_seq[info.publisher_gid] = info.sequence_number
-            if self._queue.maxlen is not None and len(self._queue) == self._queue.maxlen:
-                self.queue_dropped += 1
-            self._queue.append((payload, info))
-        self.node._executor.submit(self._take)
+            # under self._lock: a sample queued before this one always runs first
+            inline = not self._queue and self.dispatch.allows() and inline_allowed() and executor.try_enter()
+            if not inline:
+                if self._queue.maxlen is not None and len(self._queue) == self._queue.maxlen:
+                    self.queue_dropped += 1
+                self._queue.append((payload, info))
+        if inline:
+            executor.run_entered(run_gated, self.dispatch, True, self._deliver, payload, info)
+        else:
+            executor.submit(self._take)
 
     def _on_malformed(self, reason: str) -> None:
-        self.malformed += 1
-        now = time.monotonic()
-        if now - self._last_log > 1.0:  # rate-limited: a flood of garbage must not flood the console
-            self._last_log = now
-            self.node.get_logger().warning(f"{reason} (malformed samples on {self.topic}: {self.malformed})")
+        with self._lock:
+            self.malformed += 1
+            count = self.malformed
+            now = time.monotonic()
+            log = now - self._last_log > 1.0  # rate-limited: a flood of garbage must not flood the console
+            if log:
+                self._last_log = now
+        if log:
+            self.node.get_logger().warning(f"{reason} (malformed samples on {self.topic}: {count})")
 
     def _take(self) -> None:
+        """Executor thread, under the node's lock."""
         with self._lock:
             if not self._queue:
                 return
             payload, info = self._queue.popleft()
+        run_gated(self.dispatch, False, self._deliver, payload, info)
+
+    def _deliver(self, payload: bytes, info: MessageInfo) -> None:
         if self.raw:
             msg: Any = payload
         else:
             try:
-                msg = msgs.deserialize(payload, self.typename)
+                msg = msgs.deserialize_buffer(payload, self.typename, self._store)
             except ValueError as exc:
                 self._on_malformed(f"sample on {self.topic} dropped: {exc}")
                 return
@@ -233,12 +258,14 @@ class Client:
         return self.handle.service_is_ready()
 
     def wait_for_service(self, timeout_s: float | None = None) -> bool:
+        note_blocking_call(f"wait_for_service({self.name})")
         return self.node._backend.graph.wait_until(
             lambda g: self.handle.service_is_ready(), 1e9 if timeout_s is None else timeout_s)
 
     def call(self, request: Any = None, timeout_s: float | None = 5.0) -> Any:
         """Send ``request`` (default: an empty request) and return the response; raises ServiceTimeout,
         ServiceUnavailable or ServiceError (from ``transport``)."""
+        note_blocking_call(f"service call {self.name}")
         if request is None:
             request = msgs.make(f"{self.srv_typename}_Request")
         cdr = request if isinstance(request, bytes) else msgs.serialize(request, f"{self.srv_typename}_Request")

@@ -1,10 +1,13 @@
 """Executors, timers and process shutdown (SIGINT/SIGTERM) for nodes.
 
-Each node runs its callbacks (subscriptions, timers, service handlers) one at a time on its own executor
-thread, so a node's callbacks never race each other (rclpy's default mutually exclusive group) and a slow
-callback never blocks the transport. Callbacks run as soon as the node exists; :func:`spin` only blocks the
-main thread until shutdown. An exception in a callback is logged with its traceback and counted; it never
-stops the executor.
+A node's callbacks (subscriptions, timers) run one at a time under its executor's lock, so they never race
+each other (rclpy's SingleThreadedExecutor / mutually exclusive group); service handlers run on a second
+executor, so a callback may call a service of its own node. Timers and queued samples run on the executor
+thread. A subscription whose callback has proven fast (:class:`InlineGate`) runs inline on the transport
+thread that delivered the sample when the node's lock is free and none of its samples are queued: no thread
+hand-off, and a slow callback is demoted to the executor, so it never stalls the transport for long.
+Callbacks run as soon as the node exists; :func:`spin` only blocks the main thread until shutdown. An
+exception in a callback is logged with its traceback and counted; it never stops the executor.
 """
 
 from __future__ import annotations
@@ -15,10 +18,23 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["Executor", "Timer", "ok", "request_shutdown", "reset_shutdown", "spin", "wait_for_shutdown"]
+__all__ = [
+    "Executor",
+    "InlineGate",
+    "Timer",
+    "inline_allowed",
+    "no_inline",
+    "note_blocking_call",
+    "ok",
+    "request_shutdown",
+    "reset_shutdown",
+    "run_gated",
+    "spin",
+    "wait_for_shutdown",
+]
 
 _log = logging.getLogger("lerobot_ros.runtime")
 _shutdown = threading.Event()
@@ -43,14 +59,18 @@ def wait_for_shutdown(timeout: float | None = None) -> bool:
 
 
 class Executor:
-    """A single worker thread running submitted callables in order."""
+    """A node's callback group: a worker thread running submitted callables in order, and a lock (``lock``)
+    held while any callback of the node runs, on the worker or inline on a transport thread
+    (:meth:`try_enter` + :meth:`run_entered`), so a node's callbacks never overlap."""
 
     def __init__(self, name: str, on_error: Callable[[str, BaseException], None] | None = None) -> None:
         self.name = name
         self.errors = 0
+        self.lock = threading.Lock()  # not reentrant: a callback that triggers its own node queues, never nests
         self._queue: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
         self._on_error = on_error
         self._closed = False
+        self._owner: int | None = None  # the thread running a callback right now
         self._thread = threading.Thread(target=self._run, name=f"executor:{name}", daemon=True)
         self._thread.start()
 
@@ -58,22 +78,41 @@ class Executor:
         if not self._closed:
             self._queue.put(fn)
 
+    def try_enter(self) -> bool:
+        """Take the callback lock if it is free (never blocks); on True the caller must call :meth:`run_entered`."""
+        return not self._closed and self.lock.acquire(blocking=False)
+
+    def run_entered(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the calling thread under the lock taken by :meth:`try_enter`, then release it."""
+        try:
+            self._call(fn, *args)
+        finally:
+            self.lock.release()
+
     def _run(self) -> None:
         while True:
             fn = self._queue.get()
             if fn is None:
                 return
-            try:
-                fn()
-            except Exception as exc:
-                self.errors += 1
-                if self._on_error:
-                    self._on_error(f"callback {getattr(fn, '__qualname__', fn)!s} raised", exc)
-                else:
-                    _log.exception("%s: callback raised", self.name)
+            with self.lock:
+                self._call(fn)
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._owner = threading.get_ident()
+        try:
+            fn(*args)
+        except Exception as exc:
+            self.errors += 1
+            if self._on_error:
+                self._on_error(f"callback {getattr(fn, '__qualname__', fn)!s} raised", exc)
+            else:
+                _log.exception("%s: callback raised", self.name)
+        finally:
+            self._owner = None
 
     def in_executor_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        """True on the worker thread, and on any thread while it runs one of this executor's callbacks."""
+        return threading.current_thread() is self._thread or self._owner == threading.get_ident()
 
     def close(self, timeout: float = 2.0) -> None:
         if self._closed:
@@ -82,6 +121,93 @@ class Executor:
         self._queue.put(None)
         if not self.in_executor_thread():
             self._thread.join(timeout)
+
+
+class InlineGate:
+    """Whether one subscription's callback may run inline on the transport thread that delivered the sample.
+
+    A callback starts queued (on the executor). After ``promote_after`` consecutive runs each shorter than
+    ``fast_s`` it is promoted to inline; one slower run demotes it and doubles ``promote_after`` (up to
+    ``MAX_PROMOTE_AFTER``), so a callback with occasional slow runs stalls the transport ever more rarely.
+    A callback that made a blocking runtime call (a service call: its reply may have to come through the very
+    transport thread running the callback) is never inlined again (:func:`note_blocking_call`).
+    """
+
+    FAST_S = 0.001
+    PROMOTE_AFTER = 8
+    MAX_PROMOTE_AFTER = 4096
+
+    def __init__(self, enabled: bool = True, fast_s: float = FAST_S) -> None:
+        self.enabled = enabled
+        self.fast_s = fast_s
+        self.blocking = False
+        self.promote_after = self.PROMOTE_AFTER
+        self.inline_runs = 0
+        self.queued_runs = 0
+        self.demotions = 0
+        self._streak = 0
+
+    def allows(self) -> bool:
+        return self.enabled and not self.blocking and self._streak >= self.promote_after
+
+    def record(self, seconds: float, inline: bool) -> None:
+        if inline:
+            self.inline_runs += 1
+        else:
+            self.queued_runs += 1
+        if seconds < self.fast_s:
+            self._streak += 1
+            return
+        if self._streak >= self.promote_after:  # was inline-eligible: demote, and wait longer next time
+            self.demotions += 1
+            self.promote_after = min(self.promote_after * 2, self.MAX_PROMOTE_AFTER)
+        self._streak = 0
+
+
+_current = threading.local()  # .gate, .inline: the subscription callback this thread runs; .no_inline
+
+
+@contextlib.contextmanager
+def no_inline() -> Iterator[None]:
+    """Samples delivered on this thread meanwhile are queued, never run inline: a backend wraps its publish
+    in this, since a sample for a subscriber in the same process is delivered inside the publish call (while
+    the publisher holds its lock; a callback run there could publish on it again and deadlock)."""
+    outer = getattr(_current, "no_inline", False)
+    _current.no_inline = True
+    try:
+        yield
+    finally:
+        _current.no_inline = outer
+
+
+def inline_allowed() -> bool:
+    """False inside :func:`no_inline` on this thread."""
+    return not getattr(_current, "no_inline", False)
+
+
+def run_gated(gate: InlineGate, inline: bool, fn: Callable[..., Any], *args: Any) -> None:
+    """Run a subscription callback ``fn(*args)`` (``inline``: on a transport thread) and time it in ``gate``."""
+    outer = getattr(_current, "gate", None), getattr(_current, "inline", False)
+    _current.gate, _current.inline = gate, inline
+    start = time.perf_counter()
+    try:
+        fn(*args)
+    finally:
+        gate.record(time.perf_counter() - start, inline)
+        _current.gate, _current.inline = outer
+
+
+def note_blocking_call(what: str) -> None:
+    """Called by blocking runtime calls (service calls): the running subscription callback is never inlined
+    again. Inline right now, the reply may have to come through this very thread: warn."""
+    gate: InlineGate | None = getattr(_current, "gate", None)
+    if gate is None or gate.blocking:
+        return
+    gate.blocking = True
+    if getattr(_current, "inline", False):
+        _log.warning("%s from a subscription callback running inline on the transport thread: its reply may "
+                     "wait for this thread (up to the call's timeout); this callback now always runs on the "
+                     "executor", what)
 
 
 class Timer:

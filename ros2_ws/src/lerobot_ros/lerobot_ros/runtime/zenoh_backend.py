@@ -32,6 +32,7 @@ import zenoh.ext as zext
 from . import msgs, wire
 from .graph import LivelinessGraph
 from .qos import QoSProfile
+from .spin import no_inline
 from .transport import MessageInfo, ServiceError, ServiceTimeout, ServiceUnavailable
 
 __all__ = [
@@ -293,7 +294,7 @@ class ZenohPublisher(_Endpoint):
     def publish(self, cdr: bytes) -> None:
         if self._destroyed:
             raise RuntimeError(f"publisher on {self.topic} was destroyed")
-        with self._seq_lock:
+        with self._seq_lock, no_inline():  # the lock keeps sequence numbers in wire order
             attachment = self.context.encode_attachment(next(self._seq), time.time_ns(), self.gid)
             self._pub.put(cdr, attachment=attachment)
 
