@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from lerobot_core.policies.winograd import WinogradConv3x3, winograd_supported, winograd_weight
+
 logger = logging.getLogger(__name__)
 
 
@@ -277,9 +279,14 @@ class FoldedTrunk:
     ReLU and the residual add run inside oneDNN's convolution kernel when available.
     """
 
-    def __init__(self, trunk: ResNetTrunk):
+    def __init__(self, trunk: ResNetTrunk, winograd_min_channels: int | None = None):
         self.trunk = trunk
+        #: Without autograd, 3×3 stride-1 convolutions with at least this many input channels run as
+        #: Winograd F(4x4, 3x3) (4× fewer multiplies; float32 error ~5e-6 relative instead of ~1e-6). None: off.
+        self.winograd_min_channels = winograd_min_channels
+        self._winograd = WinogradConv3x3()
         self._cache: dict[int, tuple[tuple[int, ...], Tensor, Tensor]] = {}
+        self._winograd_weights: dict[int, tuple[Tensor, Tensor]] = {}  # folded weight → transformed
 
     @staticmethod
     def supported(trunk: nn.Module) -> bool:
@@ -305,9 +312,20 @@ class FoldedTrunk:
             self._cache[id(conv)] = (key, weight, shift)
         return weight, shift
 
+    def _use_winograd(self, x: Tensor, conv: nn.Conv2d, grad: bool) -> bool:
+        return (not grad and self.winograd_min_channels is not None and conv.in_channels >= self.winograd_min_channels
+                and x.device.type == "cpu" and x.dtype == torch.float32 and winograd_supported(conv))
+
     def _conv_bn(self, x: Tensor, conv: nn.Conv2d, bn: nn.Module, grad: bool, relu: bool = False,
                  residual: Tensor | None = None) -> Tensor:
         weight, bias = self._folded(conv, bn, grad)
+        if self._use_winograd(x, conv, grad):
+            hit = self._winograd_weights.get(id(conv))
+            if hit is None or hit[0] is not weight:  # the folded-weight cache made a new tensor: weights changed
+                with torch.inference_mode(False), torch.no_grad():
+                    hit = (weight, winograd_weight(weight))
+                self._winograd_weights[id(conv)] = hit
+            return self._winograd(x, hit[1], bias, residual=residual, relu=relu)
         op = None if grad or x.device.type != "cpu" or x.dtype != torch.float32 else fused_conv_ops()
         if op is not None and x.is_contiguous(memory_format=torch.channels_last) and conv.groups == 1:
             args = (list(conv.padding), list(conv.stride), list(conv.dilation), 1)

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from lerobot_core.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from lerobot_core.policies.act.configuration_act import ACTConfig
+from lerobot_core.policies.act.inference import linear
 from lerobot_core.policies.pretrained import PreTrainedPolicy, should_load_backbone_weights
 from lerobot_core.policies.resnet import (
     FoldedTrunk,
@@ -178,7 +179,8 @@ class ACT(nn.Module):
             if config.pretrained_backbone_weights and should_load_backbone_weights():
                 load_backbone_weights(resnet, config.pretrained_backbone_weights)
             self.backbone = ResNetTrunk(resnet)
-            self._folded_backbone = FoldedTrunk(self.backbone)
+            # Fast inference: Winograd for the 3×3 convolutions of layer2-4 (layer1 is faster direct on CPU).
+            self._folded_backbone = FoldedTrunk(self.backbone, winograd_min_channels=128)
         self.encoder = ACTEncoder(config)
         self.decoder = ACTDecoder(config)
         if state:
@@ -267,31 +269,47 @@ class ACT(nn.Module):
         encoder_in = torch.cat(tokens, dim=0)
         encoder_pos = torch.cat(pos, dim=0)
         encoder_out = self.encoder(encoder_in, pos_embed=encoder_pos, fast=fast)
-        decoder_in = torch.zeros((cfg.chunk_size, batch_size, cfg.dim_model), dtype=encoder_pos.dtype, device=device)
-        decoder_out = self.decoder(decoder_in, encoder_out, encoder_pos_embed=encoder_pos,
-                                   decoder_pos_embed=self.decoder_pos_embed.weight.unsqueeze(1), fast=fast)
+        decoder_pos = self.decoder_pos_embed.weight.unsqueeze(1)
+        if fast and not self.training and not torch.is_grad_enabled() and encoder_pos.dtype == torch.float32:
+            decoder_out = self.decoder.forward_zero_queries(encoder_out, decoder_pos, encoder_pos)
+        else:
+            decoder_in = torch.zeros((cfg.chunk_size, batch_size, cfg.dim_model), dtype=encoder_pos.dtype,
+                                     device=device)
+            decoder_out = self.decoder(decoder_in, encoder_out, encoder_pos_embed=encoder_pos,
+                                       decoder_pos_embed=decoder_pos, fast=fast)
         return self.action_head(decoder_out.transpose(0, 1)), (mu, log_sigma_x2)
 
 
 def fast_attention(mha: nn.MultiheadAttention, query: Tensor, key: Tensor, value: Tensor,
-                   key_padding_mask: Tensor | None = None) -> Tensor:
+                   key_padding_mask: Tensor | None = None, q: Tensor | None = None) -> Tensor:
     """``nn.MultiheadAttention`` (same parameters) for batch-first inputs via fused scaled-dot-product
     attention: query and key share one projection GEMM when they are the same tensor, and no attention
-    weights are materialized. ``key_padding_mask``: (B, S), True = ignore."""
+    weights are materialized. ``key_padding_mask``: (B, S), True = ignore. ``q``: the query already
+    projected (then ``query`` is unused)."""
     e, h = mha.embed_dim, mha.num_heads
     w, b = mha.in_proj_weight, mha.in_proj_bias
-    if query is key:
-        q, k = F.linear(query, w[: 2 * e], b[: 2 * e]).split(e, dim=-1)
+    if q is None and query is key:
+        q, k = linear(query, w, b, rows=slice(0, 2 * e)).split(e, dim=-1)
     else:
-        q, k = F.linear(query, w[:e], b[:e]), F.linear(key, w[e : 2 * e], b[e : 2 * e])
-    v = F.linear(value, w[2 * e :], b[2 * e :])
+        q = linear(query, w, b, rows=slice(0, e)) if q is None else q
+        k = linear(key, w, b, rows=slice(e, 2 * e))
+    v = linear(value, w, b, rows=slice(2 * e, 3 * e))
     bsz, lq, lk = q.shape[0], q.shape[1], k.shape[1]
     q = q.reshape(bsz, lq, h, e // h).transpose(1, 2)
     k = k.reshape(bsz, lk, h, e // h).transpose(1, 2)
     v = v.reshape(bsz, lk, h, e // h).transpose(1, 2)
     mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=mha.dropout if mha.training else 0.0)
-    return mha.out_proj(out.transpose(1, 2).reshape(bsz, lq, e))
+    return linear(out.transpose(1, 2).reshape(bsz, lq, e), mha.out_proj.weight, mha.out_proj.bias)
+
+
+def _feedforward(layer: ACTEncoderLayer | ACTDecoderLayer, x: Tensor, fast: bool) -> Tensor:
+    """``linear2(dropout(activation(linear1(x))))``; at inference on the fast path with the ReLU fused."""
+    if fast and not layer.training and not torch.is_grad_enabled():
+        relu = layer.activation is F.relu
+        x = linear(x, layer.linear1.weight, layer.linear1.bias, relu=relu)
+        return linear(x if relu else layer.activation(x), layer.linear2.weight, layer.linear2.bias)
+    return layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))
 
 
 def _activation(name: str):
@@ -330,7 +348,7 @@ class ACTEncoderLayer(nn.Module):
         else:
             x = self.norm1(x)
             skip = x
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        x = _feedforward(self, x, fast)
         x = skip + self.dropout2(x)
         if not self.pre_norm:
             x = self.norm2(x)
@@ -381,23 +399,31 @@ class ACTDecoderLayer(nn.Module):
 
     def forward(self, x: Tensor, encoder_out: Tensor, decoder_pos_embed: Tensor | None = None,
                 encoder_pos_embed: Tensor | None = None, fast: bool = False) -> Tensor:
+        x = self.self_attention_block(x, decoder_pos_embed, fast)
+        return self.cross_attention_and_feedforward(x, encoder_out, decoder_pos_embed, encoder_pos_embed, fast)
+
+    def self_attention_block(self, x: Tensor, decoder_pos_embed: Tensor | None, fast: bool) -> Tensor:
         skip = x
         if self.pre_norm:
             x = self.norm1(x)
         q = k = self._add(x, decoder_pos_embed)
         x = fast_attention(self.self_attn, q, k, x) if fast else self.self_attn(q, k, value=x)[0]
         x = skip + self.dropout1(x)
+        return x if self.pre_norm else self.norm1(x)
+
+    def cross_attention_and_feedforward(self, x: Tensor, encoder_out: Tensor, decoder_pos_embed: Tensor | None,
+                                        encoder_pos_embed: Tensor | None, fast: bool,
+                                        q: Tensor | None = None) -> Tensor:
+        """The rest of the layer after ``self_attention_block``; ``q`` (fast path): the projected
+        cross-attention query, when already known."""
+        skip = x
         if self.pre_norm:
-            skip = x
             x = self.norm2(x)
-        else:
-            x = self.norm1(x)
-            skip = x
-        q, k = self._add(x, decoder_pos_embed), self._add(encoder_out, encoder_pos_embed)
+        q_in, k = self._add(x, decoder_pos_embed), self._add(encoder_out, encoder_pos_embed)
         if fast:
-            x = fast_attention(self.multihead_attn, q, k, encoder_out)
+            x = fast_attention(self.multihead_attn, q_in, k, encoder_out, q=q)
         else:
-            x = self.multihead_attn(query=q, key=k, value=encoder_out)[0]
+            x = self.multihead_attn(query=q_in, key=k, value=encoder_out)[0]
         x = skip + self.dropout2(x)
         if self.pre_norm:
             skip = x
@@ -405,7 +431,7 @@ class ACTDecoderLayer(nn.Module):
         else:
             x = self.norm2(x)
             skip = x
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        x = _feedforward(self, x, fast)
         x = skip + self.dropout3(x)
         if not self.pre_norm:
             x = self.norm3(x)
@@ -417,6 +443,7 @@ class ACTDecoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList([ACTDecoderLayer(config) for _ in range(config.n_decoder_layers)])
         self.norm = nn.LayerNorm(config.dim_model)
+        self._query_cache: tuple[tuple[int, ...], Tensor, Tensor] | None = None
 
     def forward(self, x: Tensor, encoder_out: Tensor, decoder_pos_embed: Tensor | None = None,
                 encoder_pos_embed: Tensor | None = None, fast: bool = False) -> Tensor:
@@ -429,6 +456,42 @@ class ACTDecoder(nn.Module):
                       fast=fast)
         x = self.norm(x)
         return x.transpose(0, 1) if fast else x
+
+    def forward_zero_queries(self, encoder_out: Tensor, decoder_pos_embed: Tensor,
+                             encoder_pos_embed: Tensor) -> Tensor:
+        """Fast-path inference for all-zero decoder inputs (ACT's): the first layer's self-attention block
+        and its cross-attention query depend on parameters only, so they are computed once and cached
+        (rebuilt when a parameter changes). Inputs (seq, batch, dim) like ``forward``; same output up to
+        float32 rounding."""
+        batch_size = encoder_out.shape[1]
+        x, q = self._zero_query_state(decoder_pos_embed.transpose(0, 1))
+        encoder_out, encoder_pos_embed = encoder_out.transpose(0, 1), encoder_pos_embed.transpose(0, 1)
+        decoder_pos_embed = decoder_pos_embed.transpose(0, 1)
+        x, q = x.expand(batch_size, -1, -1), q.expand(batch_size, -1, -1)
+        x = self.layers[0].cross_attention_and_feedforward(x, encoder_out, decoder_pos_embed, encoder_pos_embed,
+                                                           fast=True, q=q)
+        for layer in self.layers[1:]:
+            x = layer(x, encoder_out, decoder_pos_embed=decoder_pos_embed, encoder_pos_embed=encoder_pos_embed,
+                      fast=True)
+        return self.norm(x).transpose(0, 1)
+
+    def _zero_query_state(self, decoder_pos_embed: Tensor) -> tuple[Tensor, Tensor]:
+        """(1, chunk, dim) output of layer 0's self-attention block for zero inputs and its projected query."""
+        layer = self.layers[0]
+        tensors = [*layer.self_attn.parameters(), *layer.norm1.parameters(), *layer.norm2.parameters(),
+                   layer.multihead_attn.in_proj_weight, layer.multihead_attn.in_proj_bias, decoder_pos_embed]
+        key = tuple(t._version for t in tensors) + tuple(t.data_ptr() for t in tensors)
+        if self._query_cache is not None and self._query_cache[0] == key:
+            return self._query_cache[1], self._query_cache[2]
+        with torch.inference_mode(False), torch.no_grad():
+            pos = decoder_pos_embed.detach().clone()
+            x = layer.self_attention_block(torch.zeros_like(pos), pos, fast=True)
+            q_in = layer.norm2(x) if layer.pre_norm else x
+            e = layer.multihead_attn.embed_dim
+            q = linear(q_in + pos, layer.multihead_attn.in_proj_weight, layer.multihead_attn.in_proj_bias,
+                       rows=slice(0, e))
+        self._query_cache = (key, x, q)
+        return x, q
 
 
 def create_sinusoidal_pos_embedding(num_positions: int, dimension: int) -> Tensor:
