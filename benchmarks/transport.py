@@ -154,9 +154,11 @@ def _run_subscriber(mode: str) -> dict:
     stop = {"flag": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
 
-    def record(topic: str, sec: int, nanosec: int) -> None:
-        latencies[topic].append((time.time_ns() - (sec * 1_000_000_000 + nanosec)) / 1e6)
+    def record(topic: str, sec: int, nanosec: int) -> int:
+        now = time.time_ns()
+        latencies[topic].append((now - (sec * 1_000_000_000 + nanosec)) / 1e6)
         received[topic] += 1
+        return now
 
     if mode == "node":
         from lerobot_ros.runtime import Node, QoSProfile
@@ -165,10 +167,9 @@ def _run_subscriber(mode: str) -> dict:
         subscriptions: dict = {}
 
         def on_msg(msg, topic: str) -> None:
-            record(topic, msg.header.stamp.sec, msg.header.stamp.nanosec)
+            now = record(topic, msg.header.stamp.sec, msg.header.stamp.nanosec)
             # the node's own share: backend callback entry (before the payload copy) -> user callback
-            info = subscriptions[topic].last_info
-            dispatch[topic].append((time.time_ns() - info.received_timestamp_ns) / 1e6)
+            dispatch[topic].append((now - subscriptions[topic].last_info.received_timestamp_ns) / 1e6)
 
         for topic, typename, _ in _topics():
             subscriptions[topic] = node.create_subscription(

@@ -18,7 +18,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = [
@@ -167,22 +167,29 @@ class InlineGate:
 _current = threading.local()  # .gate, .inline: the subscription callback this thread runs; .no_inline
 
 
-@contextlib.contextmanager
-def no_inline() -> Iterator[None]:
-    """Samples delivered on this thread meanwhile are queued, never run inline: a backend wraps its publish
-    in this, since a sample for a subscriber in the same process is delivered inside the publish call (while
-    the publisher holds its lock; a callback run there could publish on it again and deadlock)."""
-    outer = getattr(_current, "no_inline", False)
-    _current.no_inline = True
-    try:
-        yield
-    finally:
-        _current.no_inline = outer
+class _NoInline:
+    """See :func:`no_inline` (a class, not a generator: it sits on every publish)."""
+
+    def __enter__(self) -> None:
+        _current.no_inline = getattr(_current, "no_inline", 0) + 1
+
+    def __exit__(self, *exc: object) -> None:
+        _current.no_inline -= 1
+
+
+_NO_INLINE = _NoInline()
+
+
+def no_inline() -> _NoInline:
+    """``with no_inline():`` samples delivered on this thread meanwhile are queued, never run inline. A backend
+    wraps its publish in it: a sample for a subscriber in the same process is delivered inside the publish call,
+    while the publisher holds its lock; a callback run there could publish on it again and deadlock."""
+    return _NO_INLINE
 
 
 def inline_allowed() -> bool:
     """False inside :func:`no_inline` on this thread."""
-    return not getattr(_current, "no_inline", False)
+    return not getattr(_current, "no_inline", 0)
 
 
 def run_gated(gate: InlineGate, inline: bool, fn: Callable[..., Any], *args: Any) -> None:
