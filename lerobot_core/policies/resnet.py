@@ -350,7 +350,10 @@ class FoldedTrunk:
     def __call__(self, x: Tensor) -> Tensor:
         t = self.trunk
         grad = torch.is_grad_enabled() and t.conv1.weight.requires_grad
-        x = t.maxpool(self._conv_bn(x, t.conv1, t.bn1, grad, relu=True))
+        if grad or x.shape[0] == 1:
+            x = t.maxpool(self._conv_bn(x, t.conv1, t.bn1, grad, relu=True))
+        else:  # one image at a time: the full-resolution stem output is the largest tensor by far
+            x = torch.cat([t.maxpool(self._conv_bn(xi, t.conv1, t.bn1, grad, relu=True)) for xi in x.split(1)])
         for layer in (t.layer1, t.layer2, t.layer3, t.layer4):
             for block in layer:
                 x = self._block(block, x, grad)

@@ -227,8 +227,13 @@ class ACT(nn.Module):
         if not fast:
             feats = [self.backbone(img) for img in images]
         else:
-            x = torch.cat(images, dim=0) if len(images) > 1 else images[0]
-            x = x.contiguous(memory_format=torch.channels_last)
+            if len(images) > 1 and not torch.is_grad_enabled():  # one copy straight into channels-last
+                x = torch.empty((sum(img.shape[0] for img in images), *images[0].shape[1:]), dtype=images[0].dtype,
+                                device=images[0].device, memory_format=torch.channels_last)
+                torch.cat(images, dim=0, out=x)
+            else:
+                x = torch.cat(images, dim=0) if len(images) > 1 else images[0]
+                x = x.contiguous(memory_format=torch.channels_last)
             out = self._folded_backbone(x) if FoldedTrunk.supported(self.backbone) else self.backbone(x)
             feats = list(out.chunk(len(images), dim=0)) if len(images) > 1 else [out]
         tokens, pos = [], []
