@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 from tiny_policies import random_batch, tiny_features
 
 from lerobot_core.policies import ACTConfig, ACTPolicy, make_pre_post_processors
+from lerobot_core.policies.act.inference import linear
 from lerobot_core.policies.act.modeling_act import ACTTemporalEnsembler
 
 
@@ -81,6 +83,51 @@ def test_fast_path_equals_exact_path() -> None:
     assert results[0][1].keys() == results[1][1].keys()
     for name, grad in results[0][1].items():
         torch.testing.assert_close(results[1][1][name], grad, atol=1e-4, rtol=1e-3, msg=name)
+
+
+def test_fast_path_default_size_model_matches_exact_path() -> None:
+    """Default ACT (resnet18, dim 512, 4+1 layers, chunk 100) on small images: the fast path (Winograd
+    convolutions, packed oneDNN linears, cached decoder queries) stays within 1e-4 of the exact path."""
+    inputs, outputs = tiny_features(image_hw=(64, 96), state_dim=6, action_dim=6)
+    torch.manual_seed(0)
+    policy = ACTPolicy(ACTConfig(input_features=inputs, output_features=outputs, device="cpu",
+                                 pretrained_backbone_weights=None))
+    batch = random_batch(policy.config, 1)
+    policy.fast_inference = False
+    exact = policy.predict_action_chunk(batch)
+    policy.fast_inference = True
+    fast = policy.predict_action_chunk(batch)
+    assert fast.shape == exact.shape == (1, 100, 6)
+    torch.testing.assert_close(fast, exact, atol=1e-4, rtol=0)
+
+
+def test_fast_path_follows_weight_updates() -> None:
+    """The fast path's caches (folded/Winograd conv weights, packed linears, decoder queries) are rebuilt
+    when parameters change in place, as an optimizer step does."""
+    policy = tiny_act(dropout=0.0)
+    batch = random_batch(policy.config, 2)
+    policy.fast_inference = True
+    before = policy.predict_action_chunk(batch)
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    after = policy.predict_action_chunk(batch)
+    policy.fast_inference = False
+    exact = policy.predict_action_chunk(batch)
+    assert not torch.allclose(after, before, atol=1e-3)
+    torch.testing.assert_close(after, exact, atol=1e-4, rtol=0)
+
+
+def test_packed_linear_matches_f_linear() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(7, 2, 16, generator=gen), torch.randn(24, 16, generator=gen), torch.randn(24, generator=gen)
+    rows = slice(8, 16)
+    with torch.inference_mode():
+        torch.testing.assert_close(linear(x, w, b, relu=True), F.linear(x, w, b).relu(), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(linear(x, w, b, rows=rows), F.linear(x, w[rows], b[rows]), atol=1e-5, rtol=1e-5)
+    x.requires_grad_(True)
+    y = linear(x, w, b, rows=rows)  # with autograd: plain F.linear, bit for bit
+    assert y.requires_grad and torch.equal(y, F.linear(x, w[rows], b[rows]))
 
 
 def test_forward_loss_dict_and_backward() -> None:

@@ -1,0 +1,80 @@
+"""Winograd F(4x4, 3x3) convolution and the folded ResNet trunk that uses it at inference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lerobot_core.policies.resnet import FoldedTrunk, FrozenBatchNorm2d, ResNetTrunk, build_resnet
+from lerobot_core.policies.winograd import WinogradConv3x3, winograd_supported, winograd_weight
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 12, 16), (1, 8, 15, 20), (3, 4, 5, 7), (1, 3, 1, 2)])
+def test_matches_direct_convolution(shape: tuple[int, int, int, int]) -> None:
+    gen = torch.Generator().manual_seed(0)
+    n, c, h, w = shape
+    k = c + 3
+    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(k, c, 3, 3, generator=gen) / (3 * c**0.5)
+    bias = torch.randn(k, generator=gen)
+    residual = torch.randn(n, k, h, w, generator=gen)
+    ref = F.conv2d(x.double(), weight.double(), bias.double(), padding=1)
+    conv = WinogradConv3x3()
+    u = winograd_weight(weight)
+    assert u.shape == (36, c, k)
+    with torch.inference_mode():
+        plain = conv(x, u, bias)
+        fused = conv(x, u, bias, residual=residual)
+        no_bias = conv(x, u, None, relu=True)
+    assert plain.shape == (n, k, h, w)
+    scale = ref.abs().max().item()
+    torch.testing.assert_close(plain.double(), ref, atol=2e-5 * scale, rtol=0)
+    torch.testing.assert_close(fused.double(), (ref + residual.double()).relu(), atol=2e-5 * scale, rtol=0)
+    torch.testing.assert_close(no_bias.double(), (ref - bias.double().view(1, -1, 1, 1)).relu(),
+                               atol=2e-5 * scale, rtol=0)
+
+
+def test_supported_convolutions() -> None:
+    assert winograd_supported(torch.nn.Conv2d(4, 4, 3, padding=1))
+    assert not winograd_supported(torch.nn.Conv2d(4, 4, 3, stride=2, padding=1))
+    assert not winograd_supported(torch.nn.Conv2d(4, 4, 1))
+    assert not winograd_supported(torch.nn.Conv2d(4, 4, 3, padding=2, dilation=2))
+    assert not winograd_supported(torch.nn.Conv2d(4, 4, 3, padding=1, groups=2))
+
+
+def _trunk() -> ResNetTrunk:
+    torch.manual_seed(0)
+    trunk = ResNetTrunk(build_resnet("resnet18", norm_layer=FrozenBatchNorm2d)).eval()
+    for m in trunk.modules():  # non-trivial frozen statistics
+        if isinstance(m, FrozenBatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.uniform_(0.5, 1.5)
+    return trunk
+
+
+def test_folded_trunk_with_winograd_matches_plain_trunk_and_follows_weight_updates() -> None:
+    trunk = _trunk()
+    folded = FoldedTrunk(trunk, winograd_min_channels=64)
+    x = torch.randn(2, 3, 64, 96).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        ref = trunk(x)
+        out = folded(x)
+    torch.testing.assert_close(out, ref, atol=1e-4 * ref.abs().max().item(), rtol=0)
+    assert len(folded._winograd_weights) == 13  # every 3x3 stride-1 conv: 4 in layer1, 3 in each later layer
+    with torch.no_grad():
+        trunk.layer3[1].conv2.weight.mul_(-1)
+    with torch.inference_mode():
+        ref2 = trunk(x)
+        out2 = folded(x)
+    assert not torch.allclose(ref2, ref)
+    torch.testing.assert_close(out2, ref2, atol=1e-4 * ref2.abs().max().item(), rtol=0)
+
+
+def test_folded_trunk_training_path_does_not_use_winograd() -> None:
+    trunk = _trunk()
+    folded = FoldedTrunk(trunk, winograd_min_channels=64)
+    x = torch.randn(1, 3, 32, 32)
+    out = folded(x)  # autograd on: exact folded convolutions
+    assert out.requires_grad and not folded._winograd_weights
