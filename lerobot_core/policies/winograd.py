@@ -49,16 +49,21 @@ class WinogradConv3x3:
         numel = math.prod(shape)
         buf = self._buffers.get(name)
         if buf is None or buf.numel() < numel or buf.dtype != like.dtype or buf.device != like.device:
-            buf = torch.empty(numel, dtype=like.dtype, device=like.device)
+            with torch.inference_mode(False):  # usable both inside and outside inference mode
+                buf = torch.empty(numel, dtype=like.dtype, device=like.device)
             self._buffers[name] = buf
         return buf[:numel].view(shape)
 
     def _padded(self, shape: tuple[int, ...], like: Tensor) -> Tensor:
-        """A zero-bordered NHWC input buffer per shape (only interiors are written, borders stay zero)."""
+        """A zero-bordered NHWC buffer per input shape ``(N, C, H, W)``: only the ``H×W`` interior is ever
+        written, so the border stays zero."""
+        n, c, h, w = shape
         key = f"padded{shape}"
         buf = self._buffers.get(key)
         if buf is None or buf.dtype != like.dtype or buf.device != like.device:
-            buf = torch.zeros(shape, dtype=like.dtype, device=like.device)
+            th, tw = -(-h // TILE), -(-w // TILE)
+            with torch.inference_mode(False):
+                buf = torch.zeros((n, th * TILE + 2, tw * TILE + 2, c), dtype=like.dtype, device=like.device)
             self._buffers[key] = buf
         return buf
 
@@ -80,7 +85,7 @@ class WinogradConv3x3:
         p = n * th * tw
         bt, at = self._matrices(x)
         # Zero-padded NHWC input; only the interior is ever written, so the border stays zero.
-        xp = self._padded((n, th * TILE + 2, tw * TILE + 2, c), x)
+        xp = self._padded((n, c, h, w), x)
         xp[:, 1 : h + 1, 1 : w + 1].copy_(x.permute(0, 2, 3, 1))
         s_n, s_h, s_w, _ = xp.stride()
         tiles = self._buffer("tiles", (ALPHA, ALPHA, p * c), x)

@@ -69,6 +69,8 @@ def test_fast_path_equals_exact_path() -> None:
     policy.fast_inference = True
     fast = policy.predict_action_chunk(batch)
     torch.testing.assert_close(fast, exact, atol=1e-4, rtol=0)
+    with torch.no_grad():  # outside inference mode too (caches built under inference mode stay usable)
+        torch.testing.assert_close(policy.model(policy._with_image_list(batch), fast=True)[0], fast)
     # Training: same loss and gradients (same RNG draws for the VAE sample).
     policy.train()
     results = []

@@ -27,12 +27,27 @@ def test_matches_direct_convolution(shape: tuple[int, int, int, int]) -> None:
         plain = conv(x, u, bias)
         fused = conv(x, u, bias, residual=residual)
         no_bias = conv(x, u, None, relu=True)
+    with torch.no_grad():  # the reused work buffers also work outside inference mode
+        again = conv(x, u, bias)
     assert plain.shape == (n, k, h, w)
+    assert torch.equal(again, plain)
     scale = ref.abs().max().item()
     torch.testing.assert_close(plain.double(), ref, atol=2e-5 * scale, rtol=0)
     torch.testing.assert_close(fused.double(), (ref + residual.double()).relu(), atol=2e-5 * scale, rtol=0)
     torch.testing.assert_close(no_bias.double(), (ref - bias.double().view(1, -1, 1, 1)).relu(),
                                atol=2e-5 * scale, rtol=0)
+
+
+def test_sizes_sharing_a_tile_grid_do_not_leak_into_each_other() -> None:
+    """16×16 and 15×15 inputs both use 4×4 tiles: the 15×15 one must see zero padding, not the other's rows."""
+    conv = WinogradConv3x3()
+    weight = torch.randn(4, 4, 3, 3)
+    u = winograd_weight(weight)
+    with torch.inference_mode():
+        conv(torch.randn(1, 4, 16, 16) * 100, u)
+        x = torch.randn(1, 4, 15, 15)
+        out = conv(x, u)
+    torch.testing.assert_close(out, F.conv2d(x, weight, padding=1), atol=1e-4, rtol=0)
 
 
 def test_supported_convolutions() -> None:
