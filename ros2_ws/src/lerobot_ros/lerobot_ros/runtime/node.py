@@ -31,7 +31,7 @@ from typing import Any
 
 from . import clock, msgs, names, params, ros_args
 from .qos import QOS_DEFAULT, QOS_ROSOUT, QOS_SERVICES, QoSProfile, as_qos
-from .spin import Executor, InlineGate, inline_allowed, note_blocking_call, run_gated
+from .spin import Executor, InlineGate, note_blocking_call, run_gated
 from .spin import spin as _spin
 from .transport import Backend, MessageInfo, get_backend
 
@@ -161,7 +161,7 @@ class Subscription:
                 self.lost += info.sequence_number - last - 1
             self._last_seq[info.publisher_gid] = info.sequence_number
             # under self._lock: a sample queued before this one always runs first
-            inline = not self._queue and self.dispatch.allows() and inline_allowed() and executor.try_enter()
+            inline = not self._queue and self.dispatch.allows() and executor.try_enter()
             if not inline:
                 if self._queue.maxlen is not None and len(self._queue) == self._queue.maxlen:
                     self.queue_dropped += 1

@@ -25,8 +25,6 @@ __all__ = [
     "Executor",
     "InlineGate",
     "Timer",
-    "inline_allowed",
-    "no_inline",
     "note_blocking_call",
     "ok",
     "request_shutdown",
@@ -164,32 +162,7 @@ class InlineGate:
         self._streak = 0
 
 
-_current = threading.local()  # .gate, .inline: the subscription callback this thread runs; .no_inline
-
-
-class _NoInline:
-    """See :func:`no_inline` (a class, not a generator: it sits on every publish)."""
-
-    def __enter__(self) -> None:
-        _current.no_inline = getattr(_current, "no_inline", 0) + 1
-
-    def __exit__(self, *exc: object) -> None:
-        _current.no_inline -= 1
-
-
-_NO_INLINE = _NoInline()
-
-
-def no_inline() -> _NoInline:
-    """``with no_inline():`` samples delivered on this thread meanwhile are queued, never run inline. A backend
-    wraps its publish in it: a sample for a subscriber in the same process is delivered inside the publish call,
-    while the publisher holds its lock; a callback run there could publish on it again and deadlock."""
-    return _NO_INLINE
-
-
-def inline_allowed() -> bool:
-    """False inside :func:`no_inline` on this thread."""
-    return not getattr(_current, "no_inline", 0)
+_current = threading.local()  # .gate, .inline: the subscription callback this thread runs
 
 
 def run_gated(gate: InlineGate, inline: bool, fn: Callable[..., Any], *args: Any) -> None:

@@ -32,7 +32,6 @@ import zenoh.ext as zext
 from . import msgs, wire
 from .graph import LivelinessGraph
 from .qos import QoSProfile
-from .spin import no_inline
 from .transport import MessageInfo, ServiceError, ServiceTimeout, ServiceUnavailable
 
 __all__ = [
@@ -113,6 +112,9 @@ def domain_id_from_env() -> int:
     if not 0 <= value <= 232:
         raise ValueError(f"ROS_DOMAIN_ID={value} is outside 0-232")
     return value
+
+
+RX_FIFO_CAPACITY = 256  # samples a subscription buffers on Zenoh's side while its Python thread is busy
 
 
 def _direct(callback: Callable[[Any], None], drop: Callable[[], None] | None = None) -> Any:
@@ -294,7 +296,7 @@ class ZenohPublisher(_Endpoint):
     def publish(self, cdr: bytes) -> None:
         if self._destroyed:
             raise RuntimeError(f"publisher on {self.topic} was destroyed")
-        with self._seq_lock, no_inline():  # the lock keeps sequence numbers in wire order
+        with self._seq_lock:  # the lock keeps sequence numbers in wire order
             attachment = self.context.encode_attachment(next(self._seq), time.time_ns(), self.gid)
             self._pub.put(cdr, attachment=attachment)
 
@@ -314,8 +316,24 @@ class ZenohSubscription(_Endpoint):
             kwargs["subscriber_detection"] = True
             if qos.reliable:
                 kwargs["recovery"] = zext.RecoveryConfig(periodic_queries=None, heartbeat=True)
-        self._sub = zext.declare_advanced_subscriber(self.context.session, self.key, _direct(self._callback), **kwargs)
+        # Zenoh's receive thread only pushes into a Rust-side FIFO (no GIL); our daemon thread takes the samples from
+        # it. A Python thread holding the GIL (a C extension: video encoding, a big numpy op) thus never stalls
+        # Zenoh's reception, which with DROP congestion control would lose samples at the publisher: rclpy over
+        # rmw_zenoh has the same property (its queue is in C++). Past RX_FIFO_CAPACITY waiting samples Zenoh blocks.
+        self._sub = zext.declare_advanced_subscriber(self.context.session, self.key,
+                                                     zenoh.handlers.FifoChannel(max(RX_FIFO_CAPACITY, q.depth)),
+                                                     **kwargs)  # fmt: skip
+        self._rx = threading.Thread(target=self._receive, name=f"rx:{self.topic}", daemon=True)
+        self._rx.start()
         self._declare_token()
+
+    def _receive(self) -> None:
+        try:
+            for sample in self._sub:  # ends when the subscriber is undeclared
+                self._callback(sample)
+        except Exception as exc:  # the channel closing at shutdown
+            if not self._destroyed:
+                _log.debug("receive loop of %s ended: %r", self.topic, exc)
 
     def _callback(self, sample: zenoh.Sample) -> None:
         try:
