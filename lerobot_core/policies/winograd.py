@@ -88,20 +88,20 @@ class WinogradConv3x3:
         xp = self._padded((n, c, h, w), x)
         xp[:, 1 : h + 1, 1 : w + 1].copy_(x.permute(0, 2, 3, 1))
         s_n, s_h, s_w, _ = xp.stride()
-        tiles = self._buffer("tiles", (ALPHA, ALPHA, p * c), x)
+        tiles = self._buffer("a", (ALPHA, ALPHA, p * c), x)  # two buffers in turn: a smaller working set
         tiles.view(ALPHA, ALPHA, n, th, tw, c).copy_(
             xp.as_strided((ALPHA, ALPHA, n, th, tw, c), (s_h, s_w, s_n, TILE * s_h, TILE * s_w, 1)))
         # Input transform Bᵀ d B: along the tile's columns, then its rows.
-        half = self._buffer("half", (ALPHA, ALPHA, p * c), x)
+        half = self._buffer("b", (ALPHA, ALPHA, p * c), x)
         torch.matmul(bt, tiles, out=half)
-        v = self._buffer("v", (ALPHA, ALPHA * p * c), x)
+        v = self._buffer("a", (ALPHA, ALPHA * p * c), x)
         torch.mm(bt, half.view(ALPHA, ALPHA * p * c), out=v)
-        m = self._buffer("m", (ALPHA * ALPHA, p, k), x)
+        m = self._buffer("b", (ALPHA * ALPHA, p, k), x)
         torch.bmm(v.view(ALPHA * ALPHA, p, c), u, out=m)
         # Output transform Aᵀ m A, then scatter the 4×4 tiles into NHWC with the bias.
-        half_out = self._buffer("half_out", (ALPHA, TILE, p * k), x)
+        half_out = self._buffer("a", (ALPHA, TILE, p * k), x)
         torch.matmul(at, m.view(ALPHA, ALPHA, p * k), out=half_out)
-        y = self._buffer("y", (TILE, TILE * p * k), x)
+        y = self._buffer("b", (TILE, TILE * p * k), x)
         torch.mm(at, half_out.view(ALPHA, TILE * p * k), out=y)
         out = torch.empty((n, th * TILE, tw * TILE, k), dtype=x.dtype, device=x.device)
         tiles_out = y.view(TILE, TILE, n, th, tw, k).permute(2, 3, 0, 4, 1, 5)
