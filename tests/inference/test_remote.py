@@ -11,6 +11,7 @@ import msgpack
 import numpy as np
 import pytest
 import zenoh
+from helpers.waiting import wait_for
 
 from lerobot_core.inference import (
     BackendUnavailable,
@@ -46,13 +47,6 @@ def local_chunk(server, obs) -> np.ndarray:
                          ChunkRequest(observation=obs, task="stack")).chunk_robot
 
 
-def wait_for(cond, timeout=10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture

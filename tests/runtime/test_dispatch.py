@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 
 import pytest
+from helpers.waiting import wait_for
 from lerobot_ros.runtime import QOS_RELIABLE_KEEP_ALL, Node, make, msgs, wire
 from lerobot_ros.runtime.spin import InlineGate, run_gated
 
@@ -17,13 +18,6 @@ STRING = "std_msgs/msg/String"
 TRIGGER = "std_srvs/srv/Trigger"
 
 
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def wait_matched(node: Node, topic: str, pubs: int = 1, subs: int = 1) -> None:

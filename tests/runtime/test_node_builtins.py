@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from helpers.inbox import Inbox
+from helpers.waiting import wait_for
 from lerobot_ros.runtime import Node, make, msgs, rihs
 from lerobot_ros.runtime.cli_graph import service_main, topic_main
 from lerobot_ros.runtime.param_services import from_parameter_value, to_parameter_value
@@ -17,15 +17,6 @@ from lerobot_ros.runtime.type_description import SERVICE_TYPE, is_available
 CLOCK = "rosgraph_msgs/msg/Clock"
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, every: Callable[[], Any] | None = None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if every is not None:
-            every()
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def ns(stamp: Any) -> int:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 import zenoh
+from helpers.waiting import wait_for
 from lerobot_ros.runtime import (
     QOS_RELIABLE_KEEP_ALL,
     QOS_SENSOR_DATA,
@@ -24,15 +25,6 @@ from lerobot_ros.runtime import (
 )
 
 STRING = "std_msgs/msg/String"
-
-
-def wait_for(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def wait_matched(node: Node, topic: str, pubs: int = 1, subs: int = 1) -> None:
