@@ -95,23 +95,35 @@ class WinogradConv3x3:
         half = self._buffer("b", (ALPHA, ALPHA, p * c), x)
         torch.matmul(bt, tiles, out=half)
         v = self._buffer("a", (ALPHA, ALPHA * p * c), x)
-        torch.mm(bt, half.view(ALPHA, ALPHA * p * c), out=v)
+        _bt_rows(list(v), list(half.view(ALPHA, ALPHA * p * c)))
         m = self._buffer("b", (ALPHA * ALPHA, p, k), x)
         torch.bmm(v.view(ALPHA * ALPHA, p, c), u, out=m)
-        # Output transform Aᵀ m A, then scatter the 4×4 tiles into NHWC with the bias.
+        if bias is not None:  # column 1 of Aᵀ is all ones: a constant at position (1, 1) reaches every output
+            m[ALPHA + 1].add_(bias)
+        # Output transform Aᵀ m A: along the tile's columns, then its rows; scatter the 4×4 tiles into NHWC.
         half_out = self._buffer("a", (ALPHA, TILE, p * k), x)
         torch.matmul(at, m.view(ALPHA, ALPHA, p * k), out=half_out)
         y = self._buffer("b", (TILE, TILE * p * k), x)
         torch.mm(at, half_out.view(ALPHA, TILE * p * k), out=y)
         out = torch.empty((n, th * TILE, tw * TILE, k), dtype=x.dtype, device=x.device)
-        tiles_out = y.view(TILE, TILE, n, th, tw, k).permute(2, 3, 0, 4, 1, 5)
-        if bias is None:
-            out.view(n, th, TILE, tw, TILE, k).copy_(tiles_out)
-        else:
-            torch.add(tiles_out, bias, out=out.view(n, th, TILE, tw, TILE, k))
+        out.view(n, th, TILE, tw, TILE, k).copy_(y.view(TILE, TILE, n, th, tw, k).permute(2, 3, 0, 4, 1, 5))
         out = out[:, :h, :w].permute(0, 3, 1, 2)
         if residual is not None:
             out.add_(residual)
         if relu or residual is not None:
             out.relu_()
         return out
+
+
+def _bt_rows(out: list[Tensor], d: list[Tensor]) -> None:
+    """``out[i] = Σ_j Bᵀ[i, j] d[j]`` with shared sub-expressions (12 elementwise kernels)."""
+    torch.add(d[4], d[0], alpha=4, out=out[0]).add_(d[2], alpha=-5)
+    torch.add(d[4], d[2], alpha=-4, out=out[1])
+    torch.add(d[3], d[1], alpha=-4, out=out[2])
+    out[1].add_(out[2])  # (d4 - 4 d2) + (d3 - 4 d1)
+    torch.add(out[1], out[2], alpha=-2, out=out[2])  # (d4 - 4 d2) - (d3 - 4 d1)
+    torch.sub(d[4], d[2], out=out[3])
+    torch.sub(d[3], d[1], out=out[4])
+    out[3].add_(out[4], alpha=2)  # (d4 - d2) + 2 (d3 - d1)
+    torch.add(out[3], out[4], alpha=-4, out=out[4])  # (d4 - d2) - 2 (d3 - d1)
+    torch.add(d[5], d[1], alpha=4, out=out[5]).add_(d[3], alpha=-5)
