@@ -42,10 +42,15 @@ class CameraPublisher:
         self.frame_id = frame_id
         self.fovy_deg = fovy_deg
         self.jpeg_quality = jpeg_quality
-        self.image_pub = node.create_publisher("sensor_msgs/msg/Image", f"{prefix}image_raw", QOS_DEFAULT)
-        self.info_pub = node.create_publisher("sensor_msgs/msg/CameraInfo", f"{prefix}camera_info", QOS_DEFAULT)
+        # qos_overrides.<topic>.publisher.{history,depth,reliability} parameters, as ROS camera drivers offer:
+        # e.g. history keep_all (rmw_zenoh: BLOCK congestion control) for loss-free recording
+        self.image_pub = node.create_publisher("sensor_msgs/msg/Image", f"{prefix}image_raw", QOS_DEFAULT,
+                                               qos_overriding=True)
+        self.info_pub = node.create_publisher("sensor_msgs/msg/CameraInfo", f"{prefix}camera_info", QOS_DEFAULT,
+                                              qos_overriding=True)
         self.compressed_pub = (
-            node.create_publisher("sensor_msgs/msg/CompressedImage", f"{prefix}image_raw/compressed", QOS_DEFAULT)
+            node.create_publisher("sensor_msgs/msg/CompressedImage", f"{prefix}image_raw/compressed", QOS_DEFAULT,
+                                  qos_overriding=True)
             if compressed else None
         )  # fmt: skip
         self.published = 0

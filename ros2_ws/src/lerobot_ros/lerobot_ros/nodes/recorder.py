@@ -113,7 +113,7 @@ class RecorderNode:
         for stream, topic, msgtype in self.recorder.topics():
             qos = QOS_TRANSIENT_LOCAL if stream == "task" else QOS_DEFAULT
             self.subscriptions[stream] = node.create_subscription(msgtype, topic, self._on_sample(stream, msgtype), qos,
-                                                                  raw=True)  # fmt: skip
+                                                                  raw=True, qos_overriding=True)  # fmt: skip
         self._camera_infos: dict[str, Any] = {}
         self._tf: dict[str, Any] = {}
         node.create_subscription("std_msgs/msg/String", "/robot_description",

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
 
@@ -392,19 +392,37 @@ class Node:
         return entity
 
     # -- entities --------------------------------------------------------------------------------------------
-    def create_publisher(self, typename: str, topic: str, qos: QoSProfile | int | None = QOS_DEFAULT) -> Publisher:
+    def create_publisher(self, typename: str, topic: str, qos: QoSProfile | int | None = QOS_DEFAULT, *,
+                         qos_overriding: bool | Iterable[str] = False) -> Publisher:
+        """``qos_overriding``: declare ROS's ``qos_overrides.<topic>.publisher.<policy>`` parameters (True: history,
+        depth, reliability, as rclpy's ``QoSOverridingOptions.with_default_policies()``; or the policies to offer)."""
         self._check_alive()
         typename = msgs.normalize_typename(typename)
         msgs.warm_up(typename)
-        return self._add(Publisher(self, typename, self.resolve_name(topic), as_qos(qos)))
+        topic = self.resolve_name(topic)
+        return self._add(Publisher(self, typename, topic, self._overridden(topic, "publisher", qos, qos_overriding)))
 
     def create_subscription(self, typename: str, topic: str, callback: Callable[[Any], Any],
-                            qos: QoSProfile | int | None = QOS_DEFAULT, raw: bool = False) -> Subscription:
-        """``callback(msg)`` (``raw=True``: ``callback(cdr_bytes)``) runs on the node's executor thread."""
+                            qos: QoSProfile | int | None = QOS_DEFAULT, raw: bool = False, *,
+                            qos_overriding: bool | Iterable[str] = False) -> Subscription:
+        """``callback(msg)`` (``raw=True``: ``callback(cdr_bytes)``), one at a time with the node's other callbacks;
+        ``qos_overriding`` as for :meth:`create_publisher` (``qos_overrides.<topic>.subscription.<policy>``)."""
         self._check_alive()
         typename = msgs.normalize_typename(typename)
         msgs.warm_up(typename)
-        return self._add(Subscription(self, typename, self.resolve_name(topic), callback, as_qos(qos), raw))
+        topic = self.resolve_name(topic)
+        qos = self._overridden(topic, "subscription", qos, qos_overriding)
+        return self._add(Subscription(self, typename, topic, callback, qos, raw))
+
+    def _overridden(self, topic: str, entity: str, qos: QoSProfile | int | None,
+                    overriding: bool | Iterable[str]) -> QoSProfile:
+        profile = as_qos(qos)
+        if not overriding:
+            return profile
+        from .qos_overrides import DEFAULT_POLICIES, apply_qos_overrides
+
+        policies = DEFAULT_POLICIES if overriding is True else tuple(overriding)
+        return apply_qos_overrides(self._params, topic, entity, profile, policies)
 
     def create_timer(self, period_s: float, callback: Callable[[], Any]) -> clock.NodeTimer:
         """A timer on the node clock: wall time, or ``/clock`` under ``use_sim_time`` (see ``clock``)."""
