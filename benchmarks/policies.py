@@ -23,6 +23,7 @@ from lerobot_core.policies.factory import get_policy_class, make_policy_config
 from lerobot_core.processor.features import FeatureType, PolicyFeature
 
 UPSTREAM = {"act": {"inference_ms_per_chunk": 455.0, "train_steps_per_s": 0.056}}
+TARGET_INFERENCE_VS_UPSTREAM = 0.6  # issue target: fast path ≤0.6× upstream's time per chunk
 
 
 def _features(image_hw=(480, 640), state_dim=6, action_dim=6):
@@ -122,6 +123,7 @@ def bench(policy_type: str, repeats: int, train_steps: int, image_hw=(480, 640))
     if policy_type in UPSTREAM:
         up = UPSTREAM[policy_type]
         result["inference_vs_upstream"] = result["inference_ms_per_chunk"] / up["inference_ms_per_chunk"]
+        result["inference_target_ms"] = TARGET_INFERENCE_VS_UPSTREAM * up["inference_ms_per_chunk"]
         result["train_vs_upstream"] = result["train_steps_per_s"] / up["train_steps_per_s"]
     return result
 
