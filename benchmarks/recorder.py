@@ -8,12 +8,14 @@
    its capture time on a steady 30 Hz schedule (a camera's hardware clock does not wait for the OS scheduler),
    and published as soon as the process gets the CPU; how late it published is reported
    (``publisher_late_max_ms``), as are messages lost between the processes (``transport_lost``, from
-   rmw_zenoh's per-publisher sequence numbers).
+   rmw_zenoh's per-publisher sequence numbers). The images are published with ROS's default QoS (reliable,
+   keep last: rmw_zenoh's DROP congestion control) unless ``--image-history keep_all`` (BLOCK: what docs/recording.md
+   recommends for loss-free recording), set through the ``qos_overrides`` parameters.
 2. Converter: ``--bag-frames`` frames of the same streams written to an MCAP bag, converted with
    ``lerobot-core dataset from-bag``'s code; frames/s versus the raw encoder limit (plain PyAV libsvtav1,
    same settings, one camera, divided by the two cameras); target ≥ 0.75×.
 
-    python benchmarks/recorder.py --duration 60 --bag-frames 300
+    python benchmarks/recorder.py --duration 60 --bag-frames 300 [--image-history keep_last|keep_all]
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def messages(k: int, ns: int, cams: list[list[np.ndarray]]):
     return out
 
 
-def run_publisher(stats_path: str) -> int:
+def run_publisher(stats_path: str, ros_args: list[str]) -> int:
     """Child process: publish the synthetic robot at FPS until SIGINT/SIGTERM; lateness stats to ``stats_path``."""
     from lerobot_ros.runtime import QOS_DEFAULT, Node
     from lerobot_ros.runtime.transport import shutdown_backends
@@ -84,7 +86,7 @@ def run_publisher(stats_path: str) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    node = Node("bench_robot", argv=[], enable_rosout=False)
+    node = Node("bench_robot", argv=ros_args, enable_rosout=False)
     cams = [frames(0), frames(1)]
     pubs = {}
     k, start, start_ns = 0, time.monotonic(), time.time_ns()
@@ -95,7 +97,7 @@ def run_publisher(stats_path: str) -> int:
         late_max, late_over_period = max(late_max, late), late_over_period + (late > 1.0 / FPS)
         for topic, msgtype, msg in messages(k, start_ns + round(k * 1e9 / FPS), cams):
             if topic not in pubs:
-                pubs[topic] = node.create_publisher(msgtype, topic, QOS_DEFAULT)
+                pubs[topic] = node.create_publisher(msgtype, topic, QOS_DEFAULT, qos_overriding=True)
             pubs[topic].publish(bytes(store.serialize_cdr(msg, msgtype)))
         k += 1
         stop.wait(max(0.0, start + k / FPS - time.monotonic()))
@@ -112,7 +114,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_live(duration_s: float, tmp: Path) -> dict:
+def bench_live(duration_s: float, tmp: Path, image_history: str = "keep_last") -> dict:
     import yaml
     import zenoh
 
@@ -132,7 +134,9 @@ def bench_live(duration_s: float, tmp: Path) -> dict:
         "dataset.root": str(root), "keyboard": False}}}  # fmt: skip
     (tmp / "params.yaml").write_text(yaml.safe_dump(params))
     pub_stats = tmp / "publisher.json"
-    pub = subprocess.Popen([sys.executable, __file__, "--publisher", str(pub_stats)], env=env)
+    qos_args = [] if image_history == "keep_last" else ["--ros-args"] + [
+        a for cam in ("front", "wrist") for a in ("-p", f"qos_overrides./{cam}/image_raw.publisher.history:={image_history}")]
+    pub = subprocess.Popen([sys.executable, __file__, "--publisher", str(pub_stats), *qos_args], env=env)
     time.sleep(2.0)
     rec = subprocess.Popen([sys.executable, "-m", "lerobot_ros.run", "recorder", "--ros-args", "--params-file",
                             str(tmp / "params.yaml")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -239,16 +243,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="live episode length in seconds (default 60)")
     parser.add_argument("--bag-frames", type=int, default=300, help="frames in the converted bag (default 300)")
+    parser.add_argument("--image-history", choices=("keep_last", "keep_all"), default="keep_last",
+                        help="history QoS of the image publishers (default keep_last, as ROS's default QoS)")
     parser.add_argument("--publisher", metavar="STATS_JSON", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args, ros_args = parser.parse_known_args()
     if args.publisher:
-        return run_publisher(args.publisher)
+        return run_publisher(args.publisher, ros_args)
+    if ros_args:
+        parser.error(f"unrecognized arguments: {' '.join(ros_args)}")
     os.environ.setdefault("SVT_LOG", "1")
     with tempfile.TemporaryDirectory() as tmp:
-        live = bench_live(args.duration, Path(tmp))
+        live = bench_live(args.duration, Path(tmp), args.image_history)
         conv = bench_converter(args.bag_frames, Path(tmp))
     print(json.dumps({"benchmark": "recorder", "cpus": os.cpu_count(), "camera": f"{WIDTH}x{HEIGHT}", "fps": FPS,
-                      "live": live, "converter": conv}, indent=2))  # fmt: skip
+                      "image_history": args.image_history, "live": live, "converter": conv}, indent=2))  # fmt: skip
     return 0
 
 
