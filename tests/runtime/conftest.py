@@ -61,3 +61,12 @@ def make_context(zenoh_router: str) -> Iterator[Callable[..., ZenohContext]]:
     yield factory
     for ctx in contexts:
         ctx.close()
+
+
+@pytest.fixture
+def cli_env(zenoh_router, monkeypatch):
+    """The graph CLI tools (which open their own session from the environment) pointed at the router."""
+    monkeypatch.setenv("ZENOH_CONFIG_OVERRIDE",
+                       f'connect/endpoints=["{zenoh_router}"];listen/endpoints=["tcp/127.0.0.1:0"]')
+    monkeypatch.setenv("ZENOH_ROUTER_CHECK_ATTEMPTS", "5")
+    monkeypatch.delenv("ROS_DOMAIN_ID", raising=False)

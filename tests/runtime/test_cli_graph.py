@@ -17,14 +17,6 @@ from lerobot_ros.runtime.cli_graph import node_main, service_main, topic_main
 from .conftest import peer_overrides
 
 
-@pytest.fixture
-def cli_env(zenoh_router, monkeypatch):
-    monkeypatch.setenv("ZENOH_CONFIG_OVERRIDE",
-                       f'connect/endpoints=["{zenoh_router}"];listen/endpoints=["tcp/127.0.0.1:0"]')
-    monkeypatch.setenv("ZENOH_ROUTER_CHECK_ATTEMPTS", "5")
-    monkeypatch.delenv("ROS_DOMAIN_ID", raising=False)
-
-
 def test_node_topic_service_list(make_context, cli_env, capsys) -> None:
     node = Node("camera", "/arm", context=make_context())
     node.create_publisher("sensor_msgs/msg/Image", "image_raw", 5)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from helpers.inbox import Inbox
 from helpers.waiting import wait_for
 from lerobot_ros.runtime import Node, make, msgs, rihs
@@ -21,14 +20,6 @@ CLOCK = "rosgraph_msgs/msg/Clock"
 
 def ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
-@pytest.fixture
-def cli_env(zenoh_router, monkeypatch):
-    monkeypatch.setenv("ZENOH_CONFIG_OVERRIDE",
-                       f'connect/endpoints=["{zenoh_router}"];listen/endpoints=["tcp/127.0.0.1:0"]')
-    monkeypatch.setenv("ZENOH_ROUTER_CHECK_ATTEMPTS", "5")
-    monkeypatch.delenv("ROS_DOMAIN_ID", raising=False)
 
 
 def test_sim_time_follows_clock_and_drives_timers(make_context) -> None:
