@@ -41,8 +41,10 @@ class WinogradConv3x3:
     """Runs F(4x4, 3x3) convolutions, reusing its work buffers between calls (one instance per model;
     not for concurrent use from several threads)."""
 
-    def __init__(self) -> None:
+    def __init__(self, strip_bytes: int = 4 << 20) -> None:
         self._buffers: dict[str, Tensor] = {}
+        #: Inputs whose transformed tiles take more than this many bytes are done in strips of tile rows.
+        self.strip_bytes = strip_bytes
         self._mats: dict[tuple, tuple[Tensor, Tensor]] = {}
 
     def _buffer(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
@@ -79,41 +81,68 @@ class WinogradConv3x3:
                  relu: bool = False) -> Tensor:
         """``conv2d(x, w, bias, padding=1)`` (+ ``residual``, then ReLU if ``relu`` or a residual is given)
         for ``u = winograd_weight(w)``. ``x``: ``(N, C, H, W)``, best in channels-last memory; the result is
-        ``(N, K, H, W)`` in channels-last memory (a cropped view when H or W is not a multiple of 4)."""
+        ``(N, K, H, W)`` in channels-last memory (a cropped view when H or W is not a multiple of 4).
+
+        Large inputs are done in strips of tile rows (one image at a time) whose transforms fit the CPU cache:
+        the transforms are memory-bound, so the three passes over a whole activation map cost more than the
+        per-strip operator overhead."""
         n, c, h, w = x.shape
         k = u.shape[-1]
         th, tw = -(-h // TILE), -(-w // TILE)
-        p = n * th * tw
-        bt, at = self._matrices(x)
         # Zero-padded NHWC input; only the interior is ever written, so the border stays zero.
         xp = self._padded((n, c, h, w), x)
         xp[:, 1 : h + 1, 1 : w + 1].copy_(x.permute(0, 2, 3, 1))
-        s_n, s_h, s_w, _ = xp.stride()
-        tiles = self._buffer("a", (ALPHA, ALPHA, p * c), x)  # two buffers in turn: a smaller working set
+        out = torch.empty((n, th * TILE, tw * TILE, k), dtype=x.dtype, device=x.device)
+        res = None if residual is None else residual.permute(0, 2, 3, 1)
+        relu = relu or residual is not None
+        row_bytes = ALPHA * ALPHA * tw * max(c, k) * x.element_size()
+        if n * th * row_bytes <= self.strip_bytes:
+            strips = [(slice(0, n), 0, th)]
+        else:
+            count = -(-th // max(1, self.strip_bytes // row_bytes))
+            rows = -(-th // count)
+            strips = [(slice(i, i + 1), r, min(th, r + rows)) for i in range(n) for r in range(0, th, rows)]
+        for images, r0, r1 in strips:
+            self._strip(xp[images, r0 * TILE : r1 * TILE + 2], u, bias, out[images, r0 * TILE : r1 * TILE],
+                        None if res is None else res[images, r0 * TILE : r1 * TILE], relu, h - r0 * TILE, w)
+        return out[:, :h, :w].permute(0, 3, 1, 2)
+
+    def _strip(self, xs: Tensor, u: Tensor, bias: Tensor | None, out: Tensor, res: Tensor | None, relu: bool,
+               rows_left: int, w: int) -> None:
+        """Convolve the padded NHWC rows ``xs`` (a view into the padded buffer) into the NHWC rows ``out``,
+        adding ``res`` (NHWC, cropped to the image) and applying ReLU on the way."""
+        n, _, _, c = xs.shape
+        k = u.shape[-1]
+        th, tw = out.shape[1] // TILE, out.shape[2] // TILE
+        p = n * th * tw
+        bt, at = self._matrices(xs)
+        s_n, s_h, s_w, _ = xs.stride()
+        tiles = self._buffer("a", (ALPHA, ALPHA, p * c), xs)  # two buffers in turn: a smaller working set
         tiles.view(ALPHA, ALPHA, n, th, tw, c).copy_(
-            xp.as_strided((ALPHA, ALPHA, n, th, tw, c), (s_h, s_w, s_n, TILE * s_h, TILE * s_w, 1)))
+            xs.as_strided((ALPHA, ALPHA, n, th, tw, c), (s_h, s_w, s_n, TILE * s_h, TILE * s_w, 1)))
         # Input transform Bᵀ d B: along the tile's columns, then its rows.
-        half = self._buffer("b", (ALPHA, ALPHA, p * c), x)
+        half = self._buffer("b", (ALPHA, ALPHA, p * c), xs)
         torch.matmul(bt, tiles, out=half)
-        v = self._buffer("a", (ALPHA, ALPHA * p * c), x)
+        v = self._buffer("a", (ALPHA, ALPHA * p * c), xs)
         _bt_rows(list(v), list(half.view(ALPHA, ALPHA * p * c)))
-        m = self._buffer("b", (ALPHA * ALPHA, p, k), x)
+        m = self._buffer("b", (ALPHA * ALPHA, p, k), xs)
         torch.bmm(v.view(ALPHA * ALPHA, p, c), u, out=m)
         if bias is not None:  # column 1 of Aᵀ is all ones: a constant at position (1, 1) reaches every output
             m[ALPHA + 1].add_(bias)
         # Output transform Aᵀ m A: along the tile's columns, then its rows; scatter the 4×4 tiles into NHWC.
-        half_out = self._buffer("a", (ALPHA, TILE, p * k), x)
+        half_out = self._buffer("a", (ALPHA, TILE, p * k), xs)
         torch.matmul(at, m.view(ALPHA, ALPHA, p * k), out=half_out)
-        y = self._buffer("b", (TILE, TILE * p * k), x)
+        y = self._buffer("b", (TILE, TILE * p * k), xs)
         torch.mm(at, half_out.view(ALPHA, TILE * p * k), out=y)
-        out = torch.empty((n, th * TILE, tw * TILE, k), dtype=x.dtype, device=x.device)
-        out.view(n, th, TILE, tw, TILE, k).copy_(y.view(TILE, TILE, n, th, tw, k).permute(2, 3, 0, 4, 1, 5))
-        out = out[:, :h, :w].permute(0, 3, 1, 2)
-        if residual is not None:
-            out.add_(residual)
-        if relu or residual is not None:
+        tiles_out = y.view(TILE, TILE, n, th, tw, k).permute(2, 3, 0, 4, 1, 5)
+        if res is not None and rows_left >= th * TILE and w == tw * TILE:  # scatter and residual add in one pass
+            torch.add(tiles_out, res.view(n, th, TILE, tw, TILE, k), out=out.view(n, th, TILE, tw, TILE, k))
+        else:
+            out.view(n, th, TILE, tw, TILE, k).copy_(tiles_out)
+            if res is not None:
+                out[:, : res.shape[1], :w].add_(res)
+        if relu:
             out.relu_()
-        return out
 
 
 def _bt_rows(out: list[Tensor], d: list[Tensor]) -> None:

@@ -93,3 +93,25 @@ def test_folded_trunk_training_path_does_not_use_winograd() -> None:
     x = torch.randn(1, 3, 32, 32)
     out = folded(x)  # autograd on: exact folded convolutions
     assert out.requires_grad and not folded._winograd_weights
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 13, 16), (2, 8, 16, 15), (1, 4, 20, 8)])
+def test_strips_match_direct_convolution(shape: tuple[int, int, int, int]) -> None:
+    """A small strip budget splits each image into strips of tile rows (the last one cropped); the result,
+    with the residual add and ReLU done per strip, is the same convolution."""
+    gen = torch.Generator().manual_seed(1)
+    n, c, h, w = shape
+    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(c, c, 3, 3, generator=gen) / (3 * c**0.5)
+    bias = torch.randn(c, generator=gen)
+    residual = torch.randn(n, c, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    u = winograd_weight(weight)
+    whole, strips = WinogradConv3x3(strip_bytes=1 << 30), WinogradConv3x3(strip_bytes=36 * 4 * c * 4 * 2)
+    with torch.inference_mode():
+        ref = whole(x, u, bias, residual=residual)
+        out = strips(x, u, bias, residual=residual)
+        plain = strips(x, u, bias)
+    direct = F.conv2d(x.double(), weight.double(), bias.double(), padding=1)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.double(), (direct + residual.double()).relu(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(plain.double(), direct, atol=1e-4, rtol=0)

@@ -181,8 +181,8 @@ class ACT(nn.Module):
             if config.pretrained_backbone_weights and should_load_backbone_weights():
                 load_backbone_weights(resnet, config.pretrained_backbone_weights)
             self.backbone = ResNetTrunk(resnet)
-            # Fast inference: Winograd for the 3×3 convolutions of layer2-4 (layer1 is faster direct on CPU).
-            self._folded_backbone = FoldedTrunk(self.backbone, winograd_min_channels=128)
+            # Fast inference: Winograd for every 3×3 stride-1 convolution (layer1 in cache-sized strips).
+            self._folded_backbone = FoldedTrunk(self.backbone, winograd_min_channels=64)
         self.encoder = ACTEncoder(config)
         self.decoder = ACTDecoder(config)
         if state:
