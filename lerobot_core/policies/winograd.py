@@ -3,9 +3,10 @@
 A 3×3, stride-1, padding-1 convolution computed on 6×6 input tiles producing 4×4 output tiles: 36 batched
 GEMMs (one per transform position) replace the 9 multiply-adds per output, a 4× cut in arithmetic. The weight
 transform is done once (``winograd_weight``, in float64 then rounded); the input and output transforms apply the
-exact integer matrices below (small GEMMs, or shared-subexpression adds where those are faster on CPU). In
-float32 the result differs from a direct convolution by ~5e-6 of the output's magnitude (a direct one: ~1e-6),
-so it is for inference paths that tolerate that.
+exact integer matrices below (small GEMMs, or shared-subexpression adds where those are faster on CPU), on
+strips of tile rows small enough to stay in the CPU cache (the transforms are memory-bound). In float32 the
+result differs from a direct convolution by ~5e-6 of the output's magnitude (a direct one: ~1e-6), so it is for
+inference paths that tolerate that.
 """
 
 from __future__ import annotations

@@ -99,8 +99,11 @@ def test_fast_path_default_size_model_matches_exact_path() -> None:
     exact = policy.predict_action_chunk(batch)
     policy.fast_inference = True
     fast = policy.predict_action_chunk(batch)
+    policy.model._folded_backbone._winograd.strip_bytes = 64 << 10  # as full-size images: convs in strips
+    fast_strips = policy.predict_action_chunk(batch)
     assert fast.shape == exact.shape == (1, 100, 6)
     torch.testing.assert_close(fast, exact, atol=1e-4, rtol=0)
+    torch.testing.assert_close(fast_strips, exact, atol=1e-4, rtol=0)
 
 
 def test_fast_path_follows_weight_updates() -> None:

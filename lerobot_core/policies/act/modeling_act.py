@@ -5,7 +5,7 @@ Two numerically equivalent execution paths:
     attention weights materialized) — reproduces upstream outputs bit for bit on the same machine;
   * fast: all cameras in one channels-last backbone pass with batch norm folded into the convolutions,
     and fused scaled-dot-product attention — equal up to float32 rounding. At inference it also runs the
-    3×3 convolutions of layer2-4 as Winograd F(4x4, 3x3), the linear layers through oneDNN with packed
+    3×3 stride-1 convolutions as Winograd F(4x4, 3x3), the linear layers through oneDNN with packed
     weights, and caches the decoder's parameter-only first half (its queries are all zeros) — within 1e-4.
 ``ACTPolicy.fast_inference`` (default False) and ``ACTPolicy.fast_training`` (default True) pick them.
 """
