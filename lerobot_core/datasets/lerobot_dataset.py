@@ -70,6 +70,7 @@ class LeRobotDataset(torch.utils.data.Dataset):
         streaming_encoding: bool = True,
         encoder_queue_maxsize: int = 30,
         encoder_threads: int | None = None,
+        encoder_nice: int = 0,
         _meta: LeRobotDatasetMetadata | None = None,
     ):
         super().__init__()
@@ -87,6 +88,7 @@ class LeRobotDataset(torch.utils.data.Dataset):
             "streaming_encoding": streaming_encoding,
             "encoder_queue_maxsize": encoder_queue_maxsize,
             "encoder_threads": encoder_threads,
+            "encoder_nice": encoder_nice,
             "batch_encoding_size": batch_encoding_size,
         }
         self.writer: Any = None
@@ -291,6 +293,7 @@ class LeRobotDataset(torch.utils.data.Dataset):
         streaming_encoding: bool = True,
         encoder_queue_maxsize: int = 30,
         encoder_threads: int | None = None,
+        encoder_nice: int = 0,
         chunks_size: int = fmt.DEFAULT_CHUNK_SIZE,
         data_files_size_in_mb: int = fmt.DEFAULT_DATA_FILE_SIZE_IN_MB,
         video_files_size_in_mb: int = fmt.DEFAULT_VIDEO_FILE_SIZE_IN_MB,
@@ -316,6 +319,7 @@ class LeRobotDataset(torch.utils.data.Dataset):
             streaming_encoding=streaming_encoding,
             encoder_queue_maxsize=encoder_queue_maxsize,
             encoder_threads=encoder_threads,
+            encoder_nice=encoder_nice,
             _meta=meta,
         )
         dataset._start_writer()
@@ -330,6 +334,7 @@ class LeRobotDataset(torch.utils.data.Dataset):
         streaming_encoding: bool = True,
         encoder_queue_maxsize: int = 30,
         encoder_threads: int | None = None,
+        encoder_nice: int = 0,
         **kwargs: Any,
     ) -> LeRobotDataset:
         """Open an existing dataset to append episodes (its recorded encoder settings are reused)."""
@@ -340,6 +345,7 @@ class LeRobotDataset(torch.utils.data.Dataset):
             streaming_encoding=streaming_encoding,
             encoder_queue_maxsize=encoder_queue_maxsize,
             encoder_threads=encoder_threads,
+            encoder_nice=encoder_nice,
             **kwargs,
         )
         dataset._start_writer()

@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import os
 import queue
+import sys
 import threading
 import weakref
 from collections import OrderedDict
@@ -446,12 +447,27 @@ class EpisodeVideoWriter:
 _STOP = object()
 
 
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by ``nice`` (Linux: per thread; threads it starts inherit it).
+
+    A live recorder encodes at a lower priority than it receives and synchronizes: on a small machine the
+    encoder catches up behind its bounded queue, while reception must never wait for it. No-op elsewhere.
+    """
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+
+
 class _CameraEncoderThread(threading.Thread):
     """Consumes (frame_index, rgb) from a bounded queue; fills gaps left by dropped frames with the
     previous frame so the video keeps exactly one frame per dataset row."""
 
-    def __init__(self, key: str, path: Path, make_writer: Callable[[], EpisodeVideoWriter], frame_queue: queue.Queue):
+    def __init__(self, key: str, path: Path, make_writer: Callable[[], EpisodeVideoWriter], frame_queue: queue.Queue,
+                 nice: int = 0):
         super().__init__(name=f"encoder-{key}", daemon=True)
+        self.nice = nice
         self.key = key
         self.path = path
         self._make_writer = make_writer
@@ -463,6 +479,7 @@ class _CameraEncoderThread(threading.Thread):
 
     def run(self) -> None:
         try:
+            lower_thread_priority(self.nice)  # before the codec starts its worker threads: they inherit it
             # Opening the encoder (SVT-AV1 set-up takes tens of ms) happens here, never in add_frame.
             self.writer = writer = self._make_writer()
             while True:
@@ -503,11 +520,13 @@ class StreamingVideoEncoder:
         camera_encoder: VideoEncoderConfig | None = None,
         queue_maxsize: int = 30,
         encoder_threads: int | None = None,
+        encoder_nice: int = 0,
     ):
         self.fps = fps
         self.camera_encoder = camera_encoder or camera_encoder_defaults()
         self.queue_maxsize = queue_maxsize
         self.encoder_threads = encoder_threads
+        self.encoder_nice = encoder_nice
         self._threads: dict[str, _CameraEncoderThread] = {}
         self._queues: dict[str, queue.Queue] = {}
         self.dropped_frames: dict[str, int] = {}
@@ -525,7 +544,7 @@ class StreamingVideoEncoder:
                 EpisodeVideoWriter, path, self.fps, height, width, self.camera_encoder, self.encoder_threads
             )
             q: queue.Queue = queue.Queue(maxsize=self.queue_maxsize)
-            thread = _CameraEncoderThread(key, Path(path), make_writer, q)
+            thread = _CameraEncoderThread(key, Path(path), make_writer, q, self.encoder_nice)
             thread.start()
             self._threads[key], self._queues[key] = thread, q
             self.dropped_frames[key] = 0

@@ -77,6 +77,7 @@ class DatasetWriter:
         encoder_queue_maxsize: int = 30,
         encoder_threads: int | None = None,
         batch_encoding_size: int = 1,
+        encoder_nice: int = 0,
     ):
         self.meta = meta
         self.root = meta.root
@@ -90,7 +91,7 @@ class DatasetWriter:
         self.encoder_threads = encoder_threads
         self.streaming = streaming_encoding and bool(meta.video_keys)
         self.streaming_encoder = (
-            StreamingVideoEncoder(self.fps, self.camera_encoder, encoder_queue_maxsize, encoder_threads)
+            StreamingVideoEncoder(self.fps, self.camera_encoder, encoder_queue_maxsize, encoder_threads, encoder_nice)
             if self.streaming
             else None
         )

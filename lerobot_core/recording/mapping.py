@@ -121,6 +121,7 @@ class DatasetConfig:
     preset: int = -1  # -1: the codec's default
     encoder_queue_maxsize: int = 60
     encoder_threads: int = 0  # 0: the codec's default
+    encoder_nice: int = 10  # Linux: encoder threads this much lower in priority than reception and the clock
     push_to_hub: bool = False
     private: bool = False
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -139,3 +144,35 @@ def test_float_and_uint8_decoding_agree(upstream_fixtures):
     as_uint8 = decode_video_frames_uint8(path, timestamps, 1e-4, cache=VideoDecoderCache(1))
     assert as_uint8.dtype == torch.uint8 and as_float.shape == as_uint8.shape == (4, 3, 96, 128)
     assert torch.equal(as_float, as_uint8.float() / 255)
+
+
+def _thread_nices() -> dict[int, int]:
+    """Native thread id -> nice value of every thread of this process (Linux /proc)."""
+    nices = {}
+    for task in Path("/proc/self/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        nices[int(task.name)] = int(fields[16])  # field 19 of stat: nice
+    return nices
+
+
+def test_streaming_encoder_threads_run_at_lower_priority_and_their_codec_threads_inherit_it(tmp_path):
+    from lerobot_core.datasets.video import StreamingVideoEncoder
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    before = set(_thread_nices())
+    encoder = StreamingVideoEncoder(30, queue_maxsize=8, encoder_threads=2, encoder_nice=5)
+    encoder.start_episode({"cam": (tmp_path / "cam.mp4", 64, 64)})
+    for i in range(4):
+        assert encoder.feed("cam", i, np.full((64, 64, 3), 40 * i, np.uint8))
+    thread = encoder._threads["cam"]
+    deadline = time.monotonic() + 20
+    while thread.writer is None or thread.writer.frames_written < 1:  # the codec has started its workers
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    nices = _thread_nices()
+    new = {tid: n for tid, n in nices.items() if tid not in before}
+    assert nices[threading.get_native_id()] == base  # the caller's priority is untouched
+    assert new[thread.native_id] == min(19, base + 5)
+    assert len(new) > 1 and set(new.values()) == {min(19, base + 5)}  # SVT-AV1's own threads inherited it
+    paths = encoder.finish_episode(4)
+    assert count_video_frames(paths["cam"]) == 4
