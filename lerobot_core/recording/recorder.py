@@ -293,7 +293,8 @@ class DatasetRecorder:
         ds = self.config.dataset
         options = {"camera_encoder": ds.encoder() if not ds.resume else None,
                    "encoder_queue_maxsize": ds.encoder_queue_maxsize,
-                   "encoder_threads": ds.encoder_threads or None, "encoder_nice": ds.encoder_nice if self.threaded else 0}  # live only: offline nothing competes  # fmt: skip
+                   "encoder_threads": ds.encoder_threads or None,
+                   "encoder_nice": ds.encoder_nice if self.threaded else 0}  # live only: offline, nothing competes  # fmt: skip
         if ds.resume and (self.root / "meta" / "info.json").exists():
             self.dataset = LeRobotDataset.resume(ds.repo_id, root=self.root, **options)
             self._check_resumed_features()

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from .params import ParameterChange
 from .qos import QoSProfile, Reliability
-from .spin import Executor, Timer
+from .spin import Executor, Timer, TimerTicks
 
 __all__ = ["CLOCK_TOPIC", "QOS_CLOCK", "USE_SIM_TIME", "ClockTimer", "TimeSource"]
 
@@ -118,8 +118,8 @@ class ClockTimer:
         self._executor = executor
         self._source = source
         self._lock = threading.Lock()
-        self._busy = threading.Lock()
         self._cancelled = False
+        self._ticks = TimerTicks(callback, executor, lambda: self._cancelled)
         self._wall: Timer | None = None
         self._next_ns = 0
         self._set_mode(source.ros_time_is_active)
@@ -146,15 +146,7 @@ class ClockTimer:
             if now_ns < self._next_ns:
                 return
             self._next_ns += ((now_ns - self._next_ns) // self._period_ns + 1) * self._period_ns
-        if self._busy.acquire(blocking=False):  # a tick still queued or running: this one is skipped
-            self._executor.submit(self._fire)
-
-    def _fire(self) -> None:
-        try:
-            if not self._cancelled:
-                self._callback()
-        finally:
-            self._busy.release()
+        self._ticks.tick()
 
     def cancel(self) -> None:
         with self._lock:

@@ -56,7 +56,7 @@ except ImportError as exc:  # pragma: no cover - exercised where ROS 2 is instal
 
 from .params import ParameterChange, ParameterError, ParameterStore, parameter_type_name
 from .qos import UNSPECIFIED, QoSProfile
-from .spin import Executor
+from .spin import Executor, TimerTicks
 from .transport import MessageInfo, ServiceError, ServiceTimeout, ServiceUnavailable
 
 __all__ = ["RclpyBackend"]
@@ -212,21 +212,11 @@ class _Timer:
         if not period_s > 0:
             raise ValueError(f"timer period must be > 0 s, got {period_s!r}")
         self.period_s = float(period_s)
-        self._node, self._callback, self._executor = node, callback, executor
-        self._busy = threading.Lock()
+        self._node = node
         self._cancelled = False
-        self._timer = node.create_timer(self.period_s, self._tick, callback_group=MutuallyExclusiveCallbackGroup())
-
-    def _tick(self) -> None:
-        if self._busy.acquire(blocking=False):
-            self._executor.submit(self._fire)
-
-    def _fire(self) -> None:
-        try:
-            if not self._cancelled:
-                self._callback()
-        finally:
-            self._busy.release()
+        self._ticks = TimerTicks(callback, executor, lambda: self._cancelled)
+        self._timer = node.create_timer(self.period_s, self._ticks.tick,
+                                        callback_group=MutuallyExclusiveCallbackGroup())
 
     def cancel(self) -> None:
         if not self._cancelled:

@@ -190,6 +190,26 @@ def note_blocking_call(what: str) -> None:
                      "executor", what)
 
 
+class TimerTicks:
+    """Hands a timer's ticks to ``executor`` one at a time: a tick that finds the previous one still queued or
+    running is skipped, not queued; a tick that runs after ``cancelled()`` turned true does nothing."""
+
+    def __init__(self, callback: Callable[[], Any], executor: Executor, cancelled: Callable[[], bool]) -> None:
+        self._callback, self._executor, self._cancelled = callback, executor, cancelled
+        self._busy = threading.Lock()
+
+    def tick(self) -> None:
+        if self._busy.acquire(blocking=False):
+            self._executor.submit(self._fire)
+
+    def _fire(self) -> None:
+        try:
+            if not self._cancelled():
+                self._callback()
+        finally:
+            self._busy.release()
+
+
 class Timer:
     """Calls ``callback()`` on ``executor`` every ``period_s`` (drift-free; a late tick is skipped, not queued)."""
 
@@ -197,10 +217,8 @@ class Timer:
         if not period_s > 0:
             raise ValueError(f"timer period must be > 0 s, got {period_s!r}")
         self.period_s = float(period_s)
-        self._callback = callback
-        self._executor = executor
         self._cancelled = threading.Event()
-        self._busy = threading.Lock()
+        self._ticks = TimerTicks(callback, executor, self._cancelled.is_set)
         self._thread = threading.Thread(target=self._run, name="timer", daemon=True)
         self._thread.start()
 
@@ -211,15 +229,7 @@ class Timer:
             now = time.monotonic()
             if next_t < now:  # fell behind: skip missed ticks
                 next_t = now + self.period_s - ((now - next_t) % self.period_s)
-            if self._busy.acquire(blocking=False):
-                self._executor.submit(self._fire)
-
-    def _fire(self) -> None:
-        try:
-            if not self._cancelled.is_set():
-                self._callback()
-        finally:
-            self._busy.release()
+            self._ticks.tick()
 
     def cancel(self) -> None:
         self._cancelled.set()
