@@ -12,7 +12,7 @@ import threading
 import time
 
 from helpers.waiting import wait_for
-from lerobot_ros.runtime import QOS_DEFAULT, Node
+from lerobot_ros.runtime import Node, QoSProfile
 
 IMAGES = 90  # 3 s at 30 Hz, 640×480 rgb8 (921 kB: 15 Zenoh fragments each)
 
@@ -41,7 +41,9 @@ PUBLISHER = textwrap.dedent(f"""
 def test_gil_holding_thread_does_not_lose_samples(router_env, make_context) -> None:
     node = Node("gil_sub", argv=[], context=make_context(), enable_rosout=False)
     got: list[int] = []
-    sub = node.create_subscription("sensor_msgs/msg/Image", "/gil/image", lambda m: got.append(m.width), QOS_DEFAULT)
+    # depth for every image: a burst after a GIL hold must not hit KEEP_LAST's own (correct) overflow
+    sub = node.create_subscription("sensor_msgs/msg/Image", "/gil/image", lambda m: got.append(m.width),
+                                   QoSProfile(depth=IMAGES))
     hog = list(range(1_000_000))
     random.Random(0).shuffle(hog)
     stop = threading.Event()
@@ -56,7 +58,7 @@ def test_gil_holding_thread_does_not_lose_samples(router_env, make_context) -> N
     holder.start()
     try:
         assert publisher.wait(timeout=60) == 0
-        assert wait_for(lambda: len(got) >= IMAGES, timeout=10), f"{len(got)} of {IMAGES} images, lost {sub.lost}"
+        assert wait_for(lambda: len(got) >= IMAGES, timeout=10), f"{len(got)} of {IMAGES} images, lost {sub.lost}, queue-dropped {sub.queue_dropped}"
     finally:
         stop.set()
         holder.join()
