@@ -16,6 +16,8 @@ import math
 import torch
 from torch import Tensor
 
+from lerobot_core.policies import native
+
 # F(4, 3) with interpolation points 0, ±1, ±2, ∞.
 _BT = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
        [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
@@ -90,23 +92,64 @@ class WinogradConv3x3:
         n, c, h, w = x.shape
         k = u.shape[-1]
         th, tw = -(-h // TILE), -(-w // TILE)
+        relu = relu or residual is not None
+        strips = self._strips(n, th, tw, max(c, k) * x.element_size())
+        lib = native.winograd_lib() if x.device.type == "cpu" and x.dtype == u.dtype == torch.float32 else None
+        if lib is not None:
+            return self._native(lib, x, u, bias, residual, relu, strips)
         # Zero-padded NHWC input; only the interior is ever written, so the border stays zero.
         xp = self._padded((n, c, h, w), x)
         xp[:, 1 : h + 1, 1 : w + 1].copy_(x.permute(0, 2, 3, 1))
         out = torch.empty((n, th * TILE, tw * TILE, k), dtype=x.dtype, device=x.device)
         res = None if residual is None else residual.permute(0, 2, 3, 1)
-        relu = relu or residual is not None
-        row_bytes = ALPHA * ALPHA * tw * max(c, k) * x.element_size()
-        if n * th * row_bytes <= self.strip_bytes:
-            strips = [(slice(0, n), 0, th)]
-        else:
-            count = -(-th // max(1, self.strip_bytes // row_bytes))
-            rows = -(-th // count)
-            strips = [(slice(i, i + 1), r, min(th, r + rows)) for i in range(n) for r in range(0, th, rows)]
-        for images, r0, r1 in strips:
+        for n0, count, r0, r1 in strips:
+            images = slice(n0, n0 + count)
             self._strip(xp[images, r0 * TILE : r1 * TILE + 2], u, bias, out[images, r0 * TILE : r1 * TILE],
                         None if res is None else res[images, r0 * TILE : r1 * TILE], relu, h - r0 * TILE, w)
         return out[:, :h, :w].permute(0, 3, 1, 2)
+
+    def _strips(self, n: int, th: int, tw: int, channel_bytes: int) -> list[tuple[int, int, int, int]]:
+        """``(first image, images, first tile row, end tile row)`` per strip: the whole batch when its
+        transformed tiles fit ``strip_bytes``, else strips of tile rows of one image each."""
+        row_bytes = ALPHA * ALPHA * tw * channel_bytes
+        if n * th * row_bytes <= self.strip_bytes:
+            return [(0, n, 0, th)]
+        count = -(-th // max(1, self.strip_bytes // row_bytes))
+        rows = -(-th // count)
+        return [(i, 1, r, min(th, r + rows)) for i in range(n) for r in range(0, th, rows)]
+
+    def _native(self, lib, x: Tensor, u: Tensor, bias: Tensor | None, residual: Tensor | None, relu: bool,
+                strips: list[tuple[int, int, int, int]]) -> Tensor:
+        """The convolution with the C transforms (``native/winograd.c``): the input transform reads the NHWC
+        map in place (implicit zero padding) and the output transform writes the valid pixels with bias,
+        residual and ReLU fused; the 36 GEMMs per strip stay in torch."""
+        n, c, h, w = x.shape
+        k = u.shape[-1]
+        tw = -(-w // TILE)
+        xh = x.permute(0, 2, 3, 1)
+        if xh.stride(-1) != 1:
+            xh = x.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
+        out = torch.empty((n, h, w, k), dtype=x.dtype, device=x.device)
+        res = None
+        if residual is not None:
+            res = residual.permute(0, 2, 3, 1)
+            if res.stride(-1) != 1:
+                res = residual.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
+        b = None if bias is None else bias.contiguous()
+        u = u.contiguous()
+        xs, os_ = xh.stride()[:3], out.stride()[:3]
+        rs = (0, 0, 0) if res is None else res.stride()[:3]
+        x_ptr, out_ptr = xh.data_ptr(), out.data_ptr()
+        res_ptr, b_ptr = (None if res is None else res.data_ptr()), (None if b is None else b.data_ptr())
+        for n0, count, r0, r1 in strips:
+            p = count * (r1 - r0) * tw
+            v = self._buffer("a", (ALPHA * ALPHA, p, c), x)
+            lib.winograd_f43_input(x_ptr, *xs, h, w, c, n0, r0, r1, tw, p, 0, p, v.data_ptr())
+            m = self._buffer("b", (ALPHA * ALPHA, p, k), x)
+            torch.bmm(v, u, out=m)
+            lib.winograd_f43_output(m.data_ptr(), k, n0, r0, r1, tw, p, 0, p, b_ptr, res_ptr, *rs, int(relu),
+                                    out_ptr, *os_, h, w)
+        return out.permute(0, 3, 1, 2)
 
     def _strip(self, xs: Tensor, u: Tensor, bias: Tensor | None, out: Tensor, res: Tensor | None, relu: bool,
                rows_left: int, w: int) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+from lerobot_core.policies import native
 from lerobot_core.policies.resnet import FoldedTrunk, FrozenBatchNorm2d, ResNetTrunk, build_resnet
 from lerobot_core.policies.winograd import WinogradConv3x3, winograd_supported, winograd_weight
 
@@ -115,3 +118,71 @@ def test_strips_match_direct_convolution(shape: tuple[int, int, int, int]) -> No
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
     torch.testing.assert_close(out.double(), (direct + residual.double()).relu(), atol=1e-4, rtol=0)
     torch.testing.assert_close(plain.double(), direct, atol=1e-4, rtol=0)
+
+
+def test_native_kernels_build_and_load() -> None:
+    """CI has a C compiler (scripts/setup installs gcc): the native transforms must build, never silently
+    fall back here."""
+    lib = native.winograd_lib(strict=True)
+    assert lib is not None and hasattr(lib, "winograd_f43_input") and hasattr(lib, "winograd_f43_output")
+
+
+@pytest.mark.parametrize(("shape", "k", "strip_rows"), [
+    ((2, 64, 13, 18), 64, None), ((1, 3, 5, 7), 5, None), ((2, 130, 9, 11), 67, 1), ((2, 16, 17, 22), 16, 2),
+    ((1, 65, 6, 5), 129, 1), ((3, 7, 1, 2), 3, None), ((2, 33, 23, 9), 40, 3),
+])
+def test_native_transforms_match_torch_path(shape, k, strip_rows, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Odd sizes (H, W not multiples of 4, channel counts across the 64-channel blocks), with and without
+    bias, residual and ReLU, whole maps and strips: the C transforms give the torch path's convolution."""
+    gen = torch.Generator().manual_seed(2)
+    n, c, h, w = shape
+    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(k, c, 3, 3, generator=gen) / (3 * c**0.5)
+    bias = torch.randn(k, generator=gen)
+    residual = torch.randn(n, k, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    u = winograd_weight(weight)
+    tw = -(-w // 4)
+    strip_bytes = (1 << 30) if strip_rows is None else strip_rows * 36 * tw * max(c, k) * 4
+    conv = WinogradConv3x3(strip_bytes=strip_bytes)
+    cases = [dict(bias=bias), dict(bias=None, relu=True), dict(bias=bias, residual=residual),
+             dict(bias=None, residual=residual.contiguous())]  # an NCHW residual too
+    results = {}
+    for mode in ("1", "0"):
+        monkeypatch.setenv("LEROBOT_CORE_NATIVE", mode)
+        with torch.inference_mode():
+            results[mode] = [conv(x, u, **case) for case in cases]
+            results[mode].append(conv(x.contiguous(), u, bias))  # NCHW input
+    direct = F.conv2d(x.double(), weight.double(), bias.double(), padding=1)
+    scale = direct.abs().max().item()
+    for ours, theirs in zip(results["1"], results["0"]):
+        assert ours.shape == theirs.shape == (n, k, h, w)
+        torch.testing.assert_close(ours, theirs, atol=5e-6 * scale, rtol=0)
+    torch.testing.assert_close(results["1"][0].double(), direct, atol=2e-5 * scale, rtol=0)
+    torch.testing.assert_close(results["1"][2].double(), (direct + residual.double()).relu(), atol=2e-5 * scale,
+                               rtol=0)
+
+
+def test_torch_fallback_when_disabled_or_unbuildable(monkeypatch: pytest.MonkeyPatch, tmp_path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """``LEROBOT_CORE_NATIVE=0`` and a failing compiler both leave the (correct) torch path; a failed build
+    logs one warning and ``strict`` raises."""
+    x = torch.randn(1, 8, 10, 9).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(8, 8, 3, 3) / 9
+    ref = F.conv2d(x, weight, padding=1)
+    monkeypatch.setenv("LEROBOT_CORE_NATIVE", "0")
+    assert native.winograd_lib() is None
+    with torch.inference_mode():
+        torch.testing.assert_close(WinogradConv3x3()(x, winograd_weight(weight)), ref, atol=1e-4, rtol=0)
+    monkeypatch.setenv("LEROBOT_CORE_NATIVE", "1")
+    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing cached
+    monkeypatch.setattr(native, "_loaded", {})
+    with caplog.at_level(logging.WARNING, logger=native.__name__):
+        assert native.winograd_lib() is None
+        assert native.winograd_lib() is None
+    assert len([r for r in caplog.records if "torch path" in r.getMessage()]) == 1
+    with pytest.raises(native.NativeBuildError, match="failed"):
+        native.winograd_lib(strict=True)
+    with torch.inference_mode():
+        torch.testing.assert_close(WinogradConv3x3()(x, winograd_weight(weight)), ref, atol=1e-4, rtol=0)
+    assert not list(tmp_path.rglob("*.so"))  # no partial file left behind
