@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from lerobot_ros.runtime import msgs, wire
 from lerobot_ros.runtime.qos import (
@@ -114,6 +115,25 @@ def test_cdr_bytes() -> None:
     for bad in (b"", b"\x00\x01", data[:-3], b"\x01\x00\x00\x00" + data[4:], b"\x00\x01\x00\x00\xff\xff\xff\x7f"):
         with pytest.raises(ValueError):
             msgs.deserialize(bad, "std_msgs/msg/String")
+
+
+def test_cached_codec_equals_rosbags_typestore() -> None:
+    """``msgs.Codec`` (rosbags' generated functions looked up once) writes and reads what the typestore does."""
+    store = msgs.get_typestore()
+    samples = [
+        msgs.make("sensor_msgs/msg/JointState", name=["a", "bb"], position=[0.5, -1.0], velocity=[], effort=[2.0]),
+        msgs.make("sensor_msgs/msg/Image", height=2, width=3, encoding="rgb8", step=9,
+                  data=np.arange(18, dtype=np.uint8)),
+        msgs.make("tf2_msgs/msg/TFMessage"),
+    ]
+    for msg in samples:
+        codec = msgs.codec(msg.__msgtype__)
+        data = bytes(codec.serialize(msg))
+        assert data == bytes(store.serialize_cdr(msg, msg.__msgtype__))
+        assert msgs.to_dict(codec.deserialize(data)) == msgs.to_dict(store.deserialize_cdr(data, msg.__msgtype__))
+    with pytest.raises(ValueError, match="too many"):
+        msgs.codec("std_msgs/msg/String").deserialize(msgs.serialize(msgs.make("std_msgs/msg/String")) + bytes(8))
+    assert msgs.codec("std_msgs/String") is msgs.codec("std_msgs/msg/String")
 
 
 MESSAGE_HASHES = {

@@ -29,6 +29,8 @@ from . import rihs
 __all__ = [
     "CDR_HEADER",
     "DEFAULT_DISTRO",
+    "Codec",
+    "codec",
     "current_distro",
     "deserialize",
     "from_dict",
@@ -282,14 +284,7 @@ def make(typename: str, *, distro: str | None = None, store: Typestore | None = 
 
 def serialize(msg: Any, typename: str | None = None, distro: str | None = None) -> bytes:
     """CDR bytes (with the ``00 01 00 00`` header) of a rosbags message object."""
-    typename = normalize_typename(typename or msg.__msgtype__)
-    return bytes(get_typestore(distro).serialize_cdr(msg, typename))
-
-
-def serialize_buffer(msg: Any, typename: str, store: Typestore) -> bytearray:
-    """Like :func:`serialize` for a normalized ``typename`` and a given store, without the final copy (hot path)."""
-    view = store.serialize_cdr(msg, typename)
-    return view.obj if isinstance(view, memoryview) and isinstance(view.obj, bytearray) else bytearray(view)
+    return bytes(codec(typename or msg.__msgtype__, distro).serialize(msg))
 
 
 def deserialize(data: bytes | bytearray | memoryview, typename: str, distro: str | None = None) -> Any:
@@ -297,17 +292,54 @@ def deserialize(data: bytes | bytearray | memoryview, typename: str, distro: str
 
     ``bytes`` are not copied: array fields (an Image's ``data``) are read-only numpy views into them."""
     data = data if isinstance(data, bytes) else bytes(data)  # a mutable buffer is copied: the message owns it
-    return deserialize_buffer(data, normalize_typename(typename), get_typestore(distro))
+    return codec(typename, distro).deserialize(data)
 
 
-def deserialize_buffer(data: bytes, typename: str, store: Typestore) -> Any:
-    """Like :func:`deserialize` for ``bytes``, a normalized ``typename`` and a given store (hot path)."""
-    if len(data) < 4 or data[:2] != b"\x00\x01":
-        raise ValueError(f"not little-endian CDR for {typename}: header {data[:4].hex() or 'missing'}")
-    try:  # a memoryview: rosbags slices off the 4-byte header, which would copy the bytes
-        return store.deserialize_cdr(memoryview(data), typename)
-    except Exception as exc:  # rosbags raises struct/index/unicode errors on truncated or garbage input
-        raise ValueError(f"cannot deserialize {len(data)} bytes as {typename}: {exc}") from exc
+class Codec:
+    """rosbags' generated CDR functions for one type, looked up once: the per-message path of publishers and
+    subscriptions (rosbags' ``Typestore.serialize_cdr``/``deserialize_cdr`` look them up on every call)."""
+
+    __slots__ = ("_deserialize", "_getsize", "_serialize", "_store", "cls", "typename")
+
+    def __init__(self, typename: str, store: Typestore) -> None:
+        msgdef = store.get_msgdef(typename)
+        self.typename, self.cls, self._store = typename, msgdef.cls, store
+        self._getsize, self._serialize = msgdef.getsize_cdr, msgdef.serialize_cdr_le
+        self._deserialize = msgdef.deserialize_cdr_le
+
+    def serialize(self, msg: Any) -> bytearray:
+        """CDR bytes with the little-endian header (a fresh buffer the caller owns)."""
+        store = self._store
+        data = bytearray(4 + self._getsize(0, msg, store))
+        data[1] = 1
+        self._serialize(memoryview(data)[4:], 0, msg, store)
+        return data
+
+    def deserialize(self, data: bytes) -> Any:
+        """The message in little-endian CDR ``data`` (not copied: array fields are read-only views into it);
+        ``ValueError`` on a wrong header, truncated or garbage bytes."""
+        if len(data) < 4 or data[0] != 0 or data[1] != 1:
+            raise ValueError(f"not little-endian CDR for {self.typename}: header {data[:4].hex() or 'missing'}")
+        try:  # a memoryview: slicing bytes would copy them
+            msg, end = self._deserialize(memoryview(data)[4:], 0, self.cls, self._store)
+        except Exception as exc:  # rosbags raises struct/index/unicode errors on truncated or garbage input
+            raise ValueError(f"cannot deserialize {len(data)} bytes as {self.typename}: {exc}") from exc
+        if end + 4 + 3 < len(data):  # CDR pads to 4 (+ the header): more left over is not this type
+            raise ValueError(f"{len(data)} bytes are too many for {self.typename} ({end + 4} used)")
+        return msg
+
+
+def codec(typename: str, distro: str | None = None) -> Codec:
+    """The (cached) :class:`Codec` of ``typename`` in the distro's store."""
+    name, store = normalize_typename(typename), get_typestore(distro)
+    key = (id(store), name)
+    found = _codecs.get(key)
+    if found is None or found._store is not store:
+        found = _codecs[key] = Codec(name, store)
+    return found
+
+
+_codecs: dict[tuple[int, str], Codec] = {}
 
 
 def type_hash(typename: str, distro: str | None = None) -> str:

@@ -108,18 +108,20 @@ def _inline_dispatch_enabled() -> bool:
 class Publisher:
     def __init__(self, node: Node, typename: str, topic: str, qos: QoSProfile) -> None:
         self.node, self.typename, self.topic, self.qos = node, typename, topic, qos
-        self._store = msgs.get_typestore()
+        self._codec = msgs.codec(typename)
         self.handle = node._handle.create_publisher(typename, topic, qos)
+        self._publish = self.handle.publish
 
     def publish(self, msg: Any) -> None:
         """Publish a message object of this publisher's type, or CDR bytes as they are (no re-serialization)."""
-        if isinstance(msg, (bytes, bytearray, memoryview)):
-            self.handle.publish(bytes(msg) if isinstance(msg, memoryview) else msg)
-            return
-        msgtype = getattr(msg, "__msgtype__", None)
-        if msgtype != self.typename:
-            raise TypeError(f"publisher on {self.topic} takes {self.typename}, got {msgtype or type(msg).__name__}")
-        self.handle.publish(msgs.serialize_buffer(msg, self.typename, self._store))
+        if type(msg) is not self._codec.cls:  # the common case costs one check: this runs for every message
+            if isinstance(msg, (bytes, bytearray, memoryview)):
+                self._publish(bytes(msg) if isinstance(msg, memoryview) else msg)
+                return
+            msgtype = getattr(msg, "__msgtype__", None)
+            if msgtype != self.typename:
+                raise TypeError(f"publisher on {self.topic} takes {self.typename}, got {msgtype or type(msg).__name__}")
+        self._publish(self._codec.serialize(msg))
 
     def get_subscription_count(self) -> int:
         return self.node._backend.graph.count_subscribers(self.topic)
@@ -143,7 +145,7 @@ class Subscription:
         self.lost = 0  # sequence-number gaps per publisher (rmw's MESSAGE_LOST): dropped in transport
         self.last_info: MessageInfo | None = None
         self.dispatch = InlineGate(_inline_dispatch_enabled())  # ``dispatch.enabled = False``: always queued
-        self._store = msgs.get_typestore()
+        self._codec = msgs.codec(typename)
         self._last_seq: dict[bytes, int] = {}
         depth = qos.resolved().depth
         self._queue: collections.deque[tuple[bytes, MessageInfo]] = collections.deque(
@@ -195,7 +197,7 @@ class Subscription:
             msg: Any = payload
         else:
             try:
-                msg = msgs.deserialize_buffer(payload, self.typename, self._store)
+                msg = self._codec.deserialize(payload)
             except ValueError as exc:
                 self._on_malformed(f"sample on {self.topic} dropped: {exc}")
                 return

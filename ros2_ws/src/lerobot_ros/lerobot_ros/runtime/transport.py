@@ -11,12 +11,11 @@ importable, else zenoh) | ``zenoh`` | ``rclpy``.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 import threading
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from .qos import QoSProfile
 
@@ -49,9 +48,9 @@ class ServiceUnavailable(ServiceError):
     """No server answered the request (none is running for that name and type)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class MessageInfo:
-    """Metadata of a received sample (from the rmw_zenoh attachment on the Zenoh backend)."""
+class MessageInfo(NamedTuple):
+    """Metadata of a received sample (from the rmw_zenoh attachment on the Zenoh backend); a named tuple, as it is
+    made for every sample."""
 
     source_timestamp_ns: int = 0
     sequence_number: int = 0

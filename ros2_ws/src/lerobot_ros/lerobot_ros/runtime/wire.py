@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+from typing import NamedTuple
 
 import xxhash
 
@@ -166,21 +167,21 @@ def entity_gid(token: str) -> bytes:
     return xxhash.xxh3_128_intdigest(token.encode()).to_bytes(GID_SIZE, "little")
 
 
-@dataclasses.dataclass(frozen=True)
-class Attachment:
+class Attachment(NamedTuple):
     sequence_number: int
     source_timestamp: int  # ns since the Unix epoch
     gid: bytes
 
 
 _LEGACY_KEYS = (b"sequence_number", b"source_timestamp", b"source_gid")
+_ATTACHMENT = struct.Struct(f"<qqB{GID_SIZE}s")  # one pack/unpack per sample: this is on every message's path
 
 
 def encode_attachment(sequence_number: int, source_timestamp: int, gid: bytes) -> bytes:
     """The 33-byte attachment of current rmw_zenoh (zenoh-ext serialization of (i64, i64, [u8; 16]))."""
     if len(gid) != GID_SIZE:
         raise ValueError(f"GID must be {GID_SIZE} bytes, got {len(gid)}")
-    return struct.pack("<qqB", sequence_number, source_timestamp, GID_SIZE) + bytes(gid)
+    return _ATTACHMENT.pack(sequence_number, source_timestamp, GID_SIZE, gid)
 
 
 def encode_legacy_attachment(sequence_number: int, source_timestamp: int, gid: bytes) -> bytes:
@@ -197,10 +198,11 @@ def decode_attachment(data: bytes | bytearray | memoryview | None) -> Attachment
     """Decode a 33-byte (current) or 77-byte (legacy keyed) attachment; ``ValueError`` otherwise."""
     if data is None:
         raise ValueError("missing attachment")
+    if len(data) == ATTACHMENT_SIZE:
+        seq, ts, gid_size, gid = _ATTACHMENT.unpack(data)
+        if gid_size == GID_SIZE:
+            return Attachment(seq, ts, gid)
     data = bytes(data)
-    if len(data) == ATTACHMENT_SIZE and data[16] == GID_SIZE:
-        seq, ts = struct.unpack_from("<qq", data)
-        return Attachment(seq, ts, data[17:])
     if data[:1] == bytes([len(_LEGACY_KEYS[0])]) and data[1:16] == _LEGACY_KEYS[0]:
         if data != encode_legacy_attachment(*struct.unpack_from("<q", data, 16),
                                             *struct.unpack_from("<q", data, 41), data[61:]):
