@@ -10,13 +10,16 @@
    (``publisher_late_max_ms``), as are messages lost between the processes (``transport_lost``, from
    rmw_zenoh's per-publisher sequence numbers). The images are published with ROS's default QoS (reliable,
    keep last: rmw_zenoh's DROP congestion control) unless ``--image-history keep_all`` (BLOCK: what docs/recording.md
-   recommends for loss-free recording), set through the ``qos_overrides`` parameters.
+   recommends for loss-free recording), set through the ``qos_overrides`` parameters. The router is a plain
+   in-process one (``--router plain``) or ``lerobot-ros router``'s, with rmw_zenohd's defaults
+   (``--router rmw_zenohd``); data goes peer to peer either way, and the two lose the same (docs/runtime.md).
 2. Converter: ``--bag-frames`` frames of the same streams written to an MCAP bag, converted with
    ``lerobot-core dataset from-bag``'s code; frames/s versus the raw encoder limit (plain PyAV libsvtav1,
    same settings, one camera, divided by the two cameras), measured right after each conversion; the median of
    ``--converter-repeats`` pairs is reported (this machine's speed drifts); target ≥ 0.75×.
 
     python benchmarks/recorder.py --duration 60 --bag-frames 300 [--image-history keep_last|keep_all]
+        [--router plain|rmw_zenohd]
 """
 
 from __future__ import annotations
@@ -115,16 +118,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_live(duration_s: float, tmp: Path, image_history: str = "keep_last") -> dict:
-    import yaml
+def open_router(endpoint: str, kind: str = "plain"):
+    """An in-process router on ``endpoint``: ``plain`` (mode router, multicast off) or ``rmw_zenohd``'s defaults."""
     import zenoh
+    from lerobot_ros.runtime.router import start_router
 
-    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    if kind == "rmw_zenohd":
+        return start_router([endpoint])
     config = zenoh.Config()
     config.insert_json5("mode", '"router"')
     config.insert_json5("listen/endpoints", json.dumps([endpoint]))
     config.insert_json5("scouting/multicast/enabled", "false")
-    router = zenoh.open(config)
+    return zenoh.open(config)
+
+
+def bench_live(duration_s: float, tmp: Path, image_history: str = "keep_last", router_kind: str = "plain") -> dict:
+    import yaml
+
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    router = open_router(endpoint, router_kind)
     env = dict(os.environ, LEROBOT_ROS_BACKEND="zenoh", ZENOH_ROUTER_CHECK_ATTEMPTS="5",
                ZENOH_CONFIG_OVERRIDE=f'connect/endpoints=["{endpoint}"];listen/endpoints=["tcp/127.0.0.1:0"]')  # fmt: skip
     root = tmp / "live"
@@ -249,6 +261,8 @@ def main() -> int:
                         help="converter + raw-encoder pairs; the median ratio is reported (default 3)")
     parser.add_argument("--image-history", choices=("keep_last", "keep_all"), default="keep_last",
                         help="history QoS of the image publishers (default keep_last, as ROS's default QoS)")
+    parser.add_argument("--router", choices=("plain", "rmw_zenohd"), default="plain",
+                        help="in-process router: plain, or lerobot-ros router's rmw_zenohd defaults (default plain)")
     parser.add_argument("--publisher", metavar="STATS_JSON", help=argparse.SUPPRESS)
     args, ros_args = parser.parse_known_args()
     if args.publisher:
@@ -257,14 +271,14 @@ def main() -> int:
         parser.error(f"unrecognized arguments: {' '.join(ros_args)}")
     os.environ.setdefault("SVT_LOG", "1")
     with tempfile.TemporaryDirectory() as tmp:
-        live = bench_live(args.duration, Path(tmp), args.image_history)
+        live = bench_live(args.duration, Path(tmp), args.image_history, args.router)
         runs = []
         for i in range(args.converter_repeats):  # converter and raw encoder interleaved: the ratio is robust to drift
             runs.append(bench_converter(args.bag_frames, Path(tmp) / f"conv{i}"))
         conv = sorted(runs, key=lambda r: r["ratio_to_encoder_limit"])[len(runs) // 2]  # the median run
         conv["ratios_all_runs"] = [r["ratio_to_encoder_limit"] for r in runs]
     print(json.dumps({"benchmark": "recorder", "cpus": os.cpu_count(), "camera": f"{WIDTH}x{HEIGHT}", "fps": FPS,
-                      "image_history": args.image_history, "live": live, "converter": conv}, indent=2))  # fmt: skip
+                      "image_history": args.image_history, "router": args.router, "live": live, "converter": conv}, indent=2))  # fmt: skip
     return 0
 
 

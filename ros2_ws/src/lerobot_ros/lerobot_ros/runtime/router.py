@@ -1,7 +1,8 @@
 """``lerobot-ros router``: a Zenoh router with rmw_zenohd's defaults (the rendezvous point of every session).
 
 Defaults as ``DEFAULT_RMW_ZENOH_ROUTER_CONFIG.json5``: mode ``router``, listen ``tcp/[::]:7447``, multicast
-scouting off, gossip on, timestamping on. ``--ipv4`` listens on ``tcp/0.0.0.0:7447`` instead (IPv4-only hosts,
+scouting off, gossip on (peers learn each other's locators and connect directly), no failover brokering (data
+between peers never goes through the router), timestamping on. ``--ipv4`` listens on ``tcp/0.0.0.0:7447`` instead (IPv4-only hosts,
 where ``[::]`` fails). ``ZENOH_ROUTER_CONFIG_URI`` (a JSON5 file) replaces the defaults and
 ``ZENOH_CONFIG_OVERRIDE='key=json5;...'`` is applied on top, as rmw_zenohd does.
 """
@@ -28,10 +29,15 @@ DEFAULT_ROUTER_CONFIG: dict[str, Any] = {
     "listen/endpoints": [f"tcp/[::]:{DEFAULT_PORT}"],
     "scouting/multicast/enabled": False,
     "scouting/gossip/enabled": True,
+    "scouting/gossip/target": {"router": ["router", "peer"], "peer": ["router"]},
+    "scouting/gossip/autoconnect": {"router": [], "peer": ["router", "peer"]},
+    "routing/router/peers_failover_brokering": False,
     "timestamping/enabled": {"router": True, "peer": True, "client": True},
     "queries_default_timeout": 60000,
     "transport/unicast/open_timeout": 60000,
     "transport/unicast/accept_timeout": 60000,
+    "transport/unicast/accept_pending": 10000,
+    "transport/unicast/max_sessions": 10000,
     "transport/link/tx/lease": 60000,
     "transport/link/tx/keep_alive": 2,
     "transport/shared_memory/enabled": False,
