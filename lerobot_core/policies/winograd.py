@@ -25,6 +25,7 @@ _G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
       [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]
 _AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
 TILE, ALPHA = 4, 6
+FUSED_BLOCK = 16  # tiles per block in the fused native kernel: its transformed tiles stay in the core's L2
 
 
 def winograd_supported(conv: torch.nn.Conv2d) -> bool:
@@ -44,11 +45,14 @@ class WinogradConv3x3:
     """Runs F(4x4, 3x3) convolutions, reusing its work buffers between calls (one instance per model;
     not for concurrent use from several threads)."""
 
-    def __init__(self, strip_bytes: int = 4 << 20) -> None:
+    def __init__(self, strip_bytes: int = 4 << 20, fused_max_weight_bytes: int = 16 << 20) -> None:
         self._buffers: dict[str, Tensor] = {}
         #: Inputs whose transformed tiles take more than this many bytes are done in strips of tile rows.
         self.strip_bytes = strip_bytes
         self._mats: dict[tuple, tuple[Tensor, Tensor]] = {}
+        #: Native kernels: transformed weights up to this size are convolved by the fused C kernel (re-read per
+        #: block of tiles); larger ones (resnet18's layer4: 38 MB) per strip around torch's batched GEMM.
+        self.fused_max_weight_bytes = fused_max_weight_bytes
 
     def _buffer(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
         """A work buffer of ``shape``: a view of a flat tensor kept (and grown) across calls."""
@@ -96,7 +100,9 @@ class WinogradConv3x3:
         strips = self._strips(n, th, tw, max(c, k) * x.element_size())
         lib = native.winograd_lib() if x.device.type == "cpu" and x.dtype == u.dtype == torch.float32 else None
         if lib is not None:
-            return self._native(lib, x, u, bias, residual, relu, strips)
+            fused = (k % 16 == 0 and u.numel() * u.element_size() <= self.fused_max_weight_bytes
+                     and native.openmp(lib))
+            return self._native(lib, x, u, bias, residual, relu, None if fused else strips)
         # Zero-padded NHWC input; only the interior is ever written, so the border stays zero.
         xp = self._padded((n, c, h, w), x)
         xp[:, 1 : h + 1, 1 : w + 1].copy_(x.permute(0, 2, 3, 1))
@@ -119,10 +125,12 @@ class WinogradConv3x3:
         return [(i, 1, r, min(th, r + rows)) for i in range(n) for r in range(0, th, rows)]
 
     def _native(self, lib, x: Tensor, u: Tensor, bias: Tensor | None, residual: Tensor | None, relu: bool,
-                strips: list[tuple[int, int, int, int]]) -> Tensor:
-        """The convolution with the C transforms (``native/winograd.c``): the input transform reads the NHWC
-        map in place (implicit zero padding) and the output transform writes the valid pixels with bias,
-        residual and ReLU fused; the 36 GEMMs per strip stay in torch."""
+                strips: list[tuple[int, int, int, int]] | None) -> Tensor:
+        """The convolution with the C kernels (``native/winograd.c``): the input transform reads the NHWC map in
+        place (implicit zero padding), the output transform writes the valid pixels with bias, residual and ReLU
+        fused. ``strips`` None: fused, blocks of ``FUSED_BLOCK`` tiles go through transform, GEMMs and output
+        transform in C, the tiles split across ``torch.get_num_threads()`` OpenMP threads; else per strip the C
+        transforms around torch's batched GEMM (for weights too large to re-read per block)."""
         n, c, h, w = x.shape
         k = u.shape[-1]
         tw = -(-w // TILE)
@@ -141,6 +149,14 @@ class WinogradConv3x3:
         rs = (0, 0, 0) if res is None else res.stride()[:3]
         x_ptr, out_ptr = xh.data_ptr(), out.data_ptr()
         res_ptr, b_ptr = (None if res is None else res.data_ptr()), (None if b is None else b.data_ptr())
+        if strips is None:
+            threads = torch.get_num_threads()
+            stride = ALPHA * ALPHA * (-(-FUSED_BLOCK // 4) * 4) * (c + k)
+            scratch = self._buffer("fused", (threads * stride,), x)
+            lib.winograd_f43_conv_parallel(x_ptr, *xs, h, w, c, k, n, -(-h // TILE), tw, FUSED_BLOCK, u.data_ptr(),
+                                           b_ptr, res_ptr, *rs, int(relu), out_ptr, *os_, scratch.data_ptr(), stride,
+                                           threads)
+            return out.permute(0, 3, 1, 2)
         for n0, count, r0, r1 in strips:
             p = count * (r1 - r0) * tw
             v = self._buffer("a", (ALPHA * ALPHA, p, c), x)

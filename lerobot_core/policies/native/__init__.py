@@ -3,7 +3,8 @@
 ``winograd_lib()`` returns the loaded Winograd transform library (``winograd.c``), or None when it cannot be
 used; callers then take their torch path. The shared object is built once per source, flags, compiler and CPU
 into ``$XDG_CACHE_HOME/lerobot_core/native/`` (default ``~/.cache``) with ``$CC`` (default: cc, gcc or clang),
-``-O3 -march=native`` and no fast-math, written atomically (temporary file + rename) so concurrent processes
+``-O3 -march=native -fopenmp`` (OpenMP binds to the libgomp torch loaded, so the kernels run on torch's
+threads) and no fast-math, written atomically (temporary file + rename) so concurrent processes
 never load a half-written file. A failed build logs one warning and the torch path is used.
 ``LEROBOT_CORE_NATIVE=0`` disables the native kernels (read on every call).
 """
@@ -24,8 +25,9 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("winograd.c")
-FLAGS = ["-O3", "-march=native", "-std=c99", "-fPIC", "-shared"]
-_PORTABLE_FLAGS = ["-O3", "-std=c99", "-fPIC", "-shared"]  # compilers without -march=native (some clang/ARM)
+FLAGS = ["-O3", "-march=native", "-std=gnu99", "-fopenmp", "-fPIC", "-shared"]
+# Tried in turn when a flag is not supported: no -march=native (some clang/ARM), no OpenMP (clang without libomp).
+_FALLBACK_FLAGS = [[f for f in FLAGS if f != "-march=native"], [f for f in FLAGS if f not in ("-march=native", "-fopenmp")]]
 ENV_SWITCH = "LEROBOT_CORE_NATIVE"
 
 _c_idx, _c_ptr = ctypes.c_long, ctypes.c_void_p
@@ -33,6 +35,9 @@ _SIGNATURES = {
     "winograd_f43_input": [_c_ptr, *[_c_idx] * 13, _c_ptr],
     "winograd_f43_output": [_c_ptr, *[_c_idx] * 8, _c_ptr, _c_ptr, _c_idx, _c_idx, _c_idx, ctypes.c_int, _c_ptr,
                             *[_c_idx] * 5],
+    "winograd_f43_conv_parallel": [_c_ptr, *[_c_idx] * 11, _c_ptr, _c_ptr, _c_ptr, _c_idx, _c_idx, _c_idx, ctypes.c_int,
+                                   _c_ptr, _c_idx, _c_idx, _c_idx, _c_ptr, _c_idx, ctypes.c_int],
+    "winograd_openmp": [],
 }
 _loaded: dict[str, ctypes.CDLL | Exception] = {}
 
@@ -76,7 +81,7 @@ def _compile(source: Path, target: Path) -> None:
     os.close(fd)
     try:
         errors = []
-        for flags in (FLAGS, _PORTABLE_FLAGS):
+        for flags in (FLAGS, *_FALLBACK_FLAGS):
             try:
                 proc = subprocess.run([*cc, *flags, "-o", tmp, str(source)], capture_output=True, text=True,
                                       timeout=120)
@@ -111,7 +116,7 @@ def _load(name: str, source: Path) -> ctypes.CDLL:
     for fn, argtypes in _SIGNATURES.items():
         if hasattr(lib, fn):
             getattr(lib, fn).argtypes = argtypes
-            getattr(lib, fn).restype = None
+            getattr(lib, fn).restype = ctypes.c_int if fn == "winograd_openmp" else None
     return lib
 
 
@@ -133,3 +138,8 @@ def winograd_lib(strict: bool = False) -> ctypes.CDLL | None:
             raise hit
         return None
     return hit
+
+
+def openmp(lib: ctypes.CDLL) -> bool:
+    """Whether ``lib`` was built with OpenMP (its parallel kernels then use torch's OpenMP threads)."""
+    return bool(lib.winograd_openmp())

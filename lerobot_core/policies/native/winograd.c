@@ -1,6 +1,6 @@
 /* Winograd F(4x4, 3x3) input and output transforms for channels-last (NHWC) float32 maps.
  *
- * Plain C99, no Python or torch headers: lerobot_core/policies/native/__init__.py compiles it with the
+ * C (GNU C99: vector extensions), no Python or torch headers: lerobot_core/policies/native/__init__.py compiles it with the
  * system C compiler (-O3 -march=native, no -ffast-math) and calls it through ctypes. The inner loops run
  * over contiguous channels so that the compiler vectorizes them; per tile the transforms work on a block of
  * channels in a small stack buffer that stays in L1.
@@ -13,6 +13,9 @@
  * Transformed tiles: v[36][P][C] (input side), m[36][P][K] (output side: the 36 GEMMs' result).
  */
 #include <stddef.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define CB 64 /* channels per block: 36 x 64 floats of scratch = 9 KB */
 
@@ -55,9 +58,9 @@ static inline void at4(idx n, const float *restrict m0, const float *restrict m1
 
 /* Input transform B^T d B of the strip's tiles [t0, t1) (of P) into v[36][P][C].
  * x: the map's element (0, 0, 0, 0), strides (sn, sh, sw) in floats, unit channel stride. */
-void winograd_f43_input(const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx n0, idx r0, idx r1,
-                        idx tw, idx P, idx t0, idx t1, float *v) {
-    const idx per_image = (r1 - r0) * tw, plane = P * C;
+static void input_tiles(const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx n0, idx r0, idx r1,
+                        idx tw, idx t0, idx t1, float *v, idx first, idx plane) {
+    const idx per_image = (r1 - r0) * tw;
     float t[36][CB] __attribute__((aligned(64)));
     for (idx tile = t0; tile < t1; tile++) {
         const idx n = n0 + tile / per_image, ty = r0 + (tile % per_image) / tw, tx = tile % tw;
@@ -76,7 +79,7 @@ void winograd_f43_input(const float *x, idx sn, idx sh, idx sw, idx H, idx W, id
             for (int i = 0; i < 6; i++) /* along each row i: t[i][b] = sum_j BT[b][j] d[i][j] */
                 bt6(nc, d[i][0], d[i][1], d[i][2], d[i][3], d[i][4], d[i][5], t[6 * i], t[6 * i + 1],
                     t[6 * i + 2], t[6 * i + 3], t[6 * i + 4], t[6 * i + 5]);
-            float *o = v + tile * C + c0;
+            float *o = v + (tile - first) * C + c0;
             for (int b = 0; b < 6; b++) /* along each column b: v[a][b] = sum_i BT[a][i] t[i][b] */
                 bt6(nc, t[b], t[6 + b], t[12 + b], t[18 + b], t[24 + b], t[30 + b], o + b * plane,
                     o + (6 + b) * plane, o + (12 + b) * plane, o + (18 + b) * plane, o + (24 + b) * plane,
@@ -88,10 +91,10 @@ void winograd_f43_input(const float *x, idx sn, idx sh, idx sw, idx H, idx W, id
 /* Output transform A^T m A of the strip's tiles [t0, t1) (of P) from m[36][P][K] into the NHWC map y
  * (element (0, 0, 0, 0), strides (yn, yh, yw), unit channel stride), adding bias[K] (may be NULL) and
  * the NHWC residual res (may be NULL; strides (rn, rh, rw)), then ReLU when relu != 0. */
-void winograd_f43_output(const float *m, idx K, idx n0, idx r0, idx r1, idx tw, idx P, idx t0, idx t1,
-                         const float *bias, const float *res, idx rn, idx rh, idx rw, int relu, float *y, idx yn,
-                         idx yh, idx yw, idx H, idx W) {
-    const idx per_image = (r1 - r0) * tw, plane = P * K;
+static void output_tiles(const float *m, idx K, idx n0, idx r0, idx r1, idx tw, idx t0, idx t1, idx first,
+                         idx plane, const float *bias, const float *res, idx rn, idx rh, idx rw, int relu, float *y,
+                         idx yn, idx yh, idx yw, idx H, idx W) {
+    const idx per_image = (r1 - r0) * tw;
     float s[24][CB] __attribute__((aligned(64)));
     float o[16][CB] __attribute__((aligned(64)));
     for (idx tile = t0; tile < t1; tile++) {
@@ -99,7 +102,7 @@ void winograd_f43_output(const float *m, idx K, idx n0, idx r0, idx r1, idx tw, 
         const idx rows = H - 4 * ty < 4 ? H - 4 * ty : 4, cols = W - 4 * tx < 4 ? W - 4 * tx : 4;
         for (idx k0 = 0; k0 < K; k0 += CB) {
             const idx nk = K - k0 < CB ? K - k0 : CB;
-            const float *mt = m + tile * K + k0;
+            const float *mt = m + (tile - first) * K + k0;
             for (int a = 0; a < 6; a++) /* along each row a: s[a][q] = sum_b AT[q][b] m[a][b] */
                 at4(nk, mt + (6 * a) * plane, mt + (6 * a + 1) * plane, mt + (6 * a + 2) * plane,
                     mt + (6 * a + 3) * plane, mt + (6 * a + 4) * plane, mt + (6 * a + 5) * plane, s[4 * a],
@@ -133,5 +136,116 @@ void winograd_f43_output(const float *m, idx K, idx n0, idx r0, idx r1, idx tw, 
                 }
             }
         }
+    }
+}
+
+void winograd_f43_input(const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx n0, idx r0, idx r1,
+                        idx tw, idx P, idx t0, idx t1, float *v) {
+    input_tiles(x, sn, sh, sw, H, W, C, n0, r0, r1, tw, t0, t1, v, 0, P * C);
+}
+
+void winograd_f43_output(const float *m, idx K, idx n0, idx r0, idx r1, idx tw, idx P, idx t0, idx t1,
+                         const float *bias, const float *res, idx rn, idx rh, idx rw, int relu, float *y, idx yn,
+                         idx yh, idx yw, idx H, idx W) {
+    output_tiles(m, K, n0, r0, r1, tw, t0, t1, 0, P * K, bias, res, rn, rh, rw, relu, y, yn, yh, yw, H, W);
+}
+
+/* ---- Fused convolution: per block of tiles, input transform, the 36 GEMMs and the output transform, so that
+ * the transformed tiles never leave the core's cache. ---- */
+
+typedef float vf __attribute__((vector_size(64), aligned(4))); /* 16 floats, unaligned access allowed */
+
+static inline vf vload(const float *p) {
+    vf r;
+    __builtin_memcpy(&r, p, sizeof r);
+    return r;
+}
+
+static inline void vstore(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
+
+/* m[R][K] = v[R][C] @ u[C][K] for R = 4 rows (row stride C for v, K for m); K % 16 == 0. */
+static void gemm4(idx C, idx K, const float *restrict v, const float *restrict u, float *restrict m) {
+    idx k0 = 0;
+    for (; k0 + 64 <= K; k0 += 64) {
+        vf a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
+        vf a20 = {0}, a21 = {0}, a22 = {0}, a23 = {0}, a30 = {0}, a31 = {0}, a32 = {0}, a33 = {0};
+        for (idx c = 0; c < C; c++) {
+            const float *uc = u + c * K + k0;
+            const vf u0 = vload(uc), u1 = vload(uc + 16), u2 = vload(uc + 32), u3 = vload(uc + 48);
+            const float b0 = v[c], b1 = v[C + c], b2 = v[2 * C + c], b3 = v[3 * C + c];
+            a00 += b0 * u0; a01 += b0 * u1; a02 += b0 * u2; a03 += b0 * u3;
+            a10 += b1 * u0; a11 += b1 * u1; a12 += b1 * u2; a13 += b1 * u3;
+            a20 += b2 * u0; a21 += b2 * u1; a22 += b2 * u2; a23 += b2 * u3;
+            a30 += b3 * u0; a31 += b3 * u1; a32 += b3 * u2; a33 += b3 * u3;
+        }
+        float *o = m + k0;
+        vstore(o, a00); vstore(o + 16, a01); vstore(o + 32, a02); vstore(o + 48, a03);
+        o += K;
+        vstore(o, a10); vstore(o + 16, a11); vstore(o + 32, a12); vstore(o + 48, a13);
+        o += K;
+        vstore(o, a20); vstore(o + 16, a21); vstore(o + 32, a22); vstore(o + 48, a23);
+        o += K;
+        vstore(o, a30); vstore(o + 16, a31); vstore(o + 32, a32); vstore(o + 48, a33);
+    }
+    for (; k0 < K; k0 += 16) {
+        vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (idx c = 0; c < C; c++) {
+            const vf u0 = vload(u + c * K + k0);
+            a0 += v[c] * u0; a1 += v[C + c] * u0; a2 += v[2 * C + c] * u0; a3 += v[3 * C + c] * u0;
+        }
+        vstore(m + k0, a0); vstore(m + K + k0, a1); vstore(m + 2 * K + k0, a2); vstore(m + 3 * K + k0, a3);
+    }
+}
+
+/* Winograd convolution of the tiles [t0, t1) of the whole map (all images x th tile rows x tw tile columns),
+ * block tiles at a time; y as in winograd_f43_output. u[36][C][K]: transformed weights, K % 16 == 0.
+ * scratch: 36 * round_up(block, 4) * (C + K) floats, one buffer per concurrent caller. */
+void winograd_f43_conv(const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx K, idx th, idx tw,
+                       idx t0, idx t1, idx block, const float *u, const float *bias, const float *res, idx rn, idx rh,
+                       idx rw, int relu, float *y, idx yn, idx yh, idx yw, float *scratch) {
+    const idx rows = (block + 3) / 4 * 4;
+    float *v = scratch, *m = scratch + 36 * rows * C;
+    for (idx i = 0; i < 36 * rows * C; i++) v[i] = 0.0f; /* rows past a short last block stay finite */
+    for (idx b0 = t0; b0 < t1; b0 += block) {
+        const idx b1 = b0 + block < t1 ? b0 + block : t1, count = b1 - b0;
+        input_tiles(x, sn, sh, sw, H, W, C, 0, 0, th, tw, b0, b1, v, b0, rows * C);
+        const idx r4 = (count + 3) / 4 * 4;
+        for (int pos = 0; pos < 36; pos++) {
+            const float *vp = v + pos * rows * C, *up = u + pos * C * K;
+            float *mp = m + pos * rows * K;
+            for (idx r = 0; r < r4; r += 4) gemm4(C, K, vp + r * C, up, mp + r * K);
+        }
+        output_tiles(m, K, 0, 0, th, tw, b0, b1, b0, rows * K, bias, res, rn, rh, rw, relu, y, yn, yh, yw, H, W);
+    }
+}
+
+/* 1 when built with OpenMP (then winograd_f43_conv_parallel runs on the process's OpenMP threads: torch's
+ * libgomp, the same soname, so no second pool competes for the cores). */
+int winograd_openmp(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* winograd_f43_conv over all n * th * tw tiles, split across `threads` OpenMP threads (one contiguous range
+ * each); scratch: threads consecutive buffers of scratch_stride floats. */
+void winograd_f43_conv_parallel(const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx K, idx n, idx th,
+                                idx tw, idx block, const float *u, const float *bias, const float *res, idx rn,
+                                idx rh, idx rw, int relu, float *y, idx yn, idx yh, idx yw, float *scratch,
+                                idx scratch_stride, int threads) {
+    const idx tiles = n * th * tw;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    {
+        const idx i = omp_get_thread_num(), parts = omp_get_num_threads();
+#else
+    {
+        const idx i = 0, parts = 1;
+        (void)threads;
+#endif
+        winograd_f43_conv(x, sn, sh, sw, H, W, C, K, th, tw, tiles * i / parts, tiles * (i + 1) / parts, block, u,
+                          bias, res, rn, rh, rw, relu, y, yn, yh, yw, scratch + i * scratch_stride);
     }
 }
