@@ -25,7 +25,7 @@ _G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
       [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]
 _AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
 TILE, ALPHA = 4, 6
-FUSED_BLOCK = 16  # tiles per block in the fused native kernel: its transformed tiles stay in the core's L2
+FUSED_BLOCK = 18  # tiles per block in the fused native kernel: its transformed tiles stay in the core's L2
 
 
 def winograd_supported(conv: torch.nn.Conv2d) -> bool:
@@ -151,7 +151,7 @@ class WinogradConv3x3:
         res_ptr, b_ptr = (None if res is None else res.data_ptr()), (None if b is None else b.data_ptr())
         if strips is None:
             threads = torch.get_num_threads()
-            stride = ALPHA * ALPHA * (-(-FUSED_BLOCK // 4) * 4) * (c + k)
+            stride = ALPHA * ALPHA * (-(-FUSED_BLOCK // 6) * 6) * (c + k)
             scratch = self._buffer("fused", (threads * stride,), x)
             lib.winograd_f43_conv_parallel(x_ptr, *xs, h, w, c, k, n, -(-h // TILE), tw, FUSED_BLOCK, u.data_ptr(),
                                            b_ptr, res_ptr, *rs, int(relu), out_ptr, *os_, scratch.data_ptr(), stride,

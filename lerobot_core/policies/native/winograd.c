@@ -163,57 +163,53 @@ static inline vf vload(const float *p) {
 
 static inline void vstore(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
 
-/* m[R][K] = v[R][C] @ u[C][K] for R = 4 rows (row stride C for v, K for m); K % 16 == 0. */
-static void gemm4(idx C, idx K, const float *restrict v, const float *restrict u, float *restrict m) {
+/* m[6][K] = v[6][C] @ u[C][K] (row strides C for v, K for m); K % 16 == 0. */
+static void gemm6(idx C, idx K, const float *restrict v, const float *restrict u, float *restrict m) {
     idx k0 = 0;
     for (; k0 + 64 <= K; k0 += 64) {
-        vf a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
-        vf a20 = {0}, a21 = {0}, a22 = {0}, a23 = {0}, a30 = {0}, a31 = {0}, a32 = {0}, a33 = {0};
+        vf a[6][4];
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 4; j++) a[r][j] = (vf){0};
         for (idx c = 0; c < C; c++) {
             const float *uc = u + c * K + k0;
             const vf u0 = vload(uc), u1 = vload(uc + 16), u2 = vload(uc + 32), u3 = vload(uc + 48);
-            const float b0 = v[c], b1 = v[C + c], b2 = v[2 * C + c], b3 = v[3 * C + c];
-            a00 += b0 * u0; a01 += b0 * u1; a02 += b0 * u2; a03 += b0 * u3;
-            a10 += b1 * u0; a11 += b1 * u1; a12 += b1 * u2; a13 += b1 * u3;
-            a20 += b2 * u0; a21 += b2 * u1; a22 += b2 * u2; a23 += b2 * u3;
-            a30 += b3 * u0; a31 += b3 * u1; a32 += b3 * u2; a33 += b3 * u3;
+#pragma GCC unroll 6
+            for (int r = 0; r < 6; r++) {
+                const float b = v[r * C + c];
+                a[r][0] += b * u0; a[r][1] += b * u1; a[r][2] += b * u2; a[r][3] += b * u3;
+            }
         }
-        float *o = m + k0;
-        vstore(o, a00); vstore(o + 16, a01); vstore(o + 32, a02); vstore(o + 48, a03);
-        o += K;
-        vstore(o, a10); vstore(o + 16, a11); vstore(o + 32, a12); vstore(o + 48, a13);
-        o += K;
-        vstore(o, a20); vstore(o + 16, a21); vstore(o + 32, a22); vstore(o + 48, a23);
-        o += K;
-        vstore(o, a30); vstore(o + 16, a31); vstore(o + 32, a32); vstore(o + 48, a33);
+        for (int r = 0; r < 6; r++)
+            for (int j = 0; j < 4; j++) vstore(m + r * K + k0 + 16 * j, a[r][j]);
     }
     for (; k0 < K; k0 += 16) {
-        vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        vf a[6];
+        for (int r = 0; r < 6; r++) a[r] = (vf){0};
         for (idx c = 0; c < C; c++) {
             const vf u0 = vload(u + c * K + k0);
-            a0 += v[c] * u0; a1 += v[C + c] * u0; a2 += v[2 * C + c] * u0; a3 += v[3 * C + c] * u0;
+            for (int r = 0; r < 6; r++) a[r] += v[r * C + c] * u0;
         }
-        vstore(m + k0, a0); vstore(m + K + k0, a1); vstore(m + 2 * K + k0, a2); vstore(m + 3 * K + k0, a3);
+        for (int r = 0; r < 6; r++) vstore(m + r * K + k0, a[r]);
     }
 }
 
 /* Winograd convolution of the tiles [t0, t1) of the whole map (all images x th tile rows x tw tile columns),
  * block tiles at a time; y as in winograd_f43_output. u[36][C][K]: transformed weights, K % 16 == 0.
- * scratch: 36 * round_up(block, 4) * (C + K) floats, one buffer per concurrent caller. */
+ * scratch: 36 * round_up(block, 6) * (C + K) floats, one buffer per concurrent caller. */
 void winograd_f43_conv(const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx K, idx th, idx tw,
                        idx t0, idx t1, idx block, const float *u, const float *bias, const float *res, idx rn, idx rh,
                        idx rw, int relu, float *y, idx yn, idx yh, idx yw, float *scratch) {
-    const idx rows = (block + 3) / 4 * 4;
+    const idx rows = (block + 5) / 6 * 6;
     float *v = scratch, *m = scratch + 36 * rows * C;
     for (idx i = 0; i < 36 * rows * C; i++) v[i] = 0.0f; /* rows past a short last block stay finite */
     for (idx b0 = t0; b0 < t1; b0 += block) {
         const idx b1 = b0 + block < t1 ? b0 + block : t1, count = b1 - b0;
         input_tiles(x, sn, sh, sw, H, W, C, 0, 0, th, tw, b0, b1, v, b0, rows * C);
-        const idx r4 = (count + 3) / 4 * 4;
+        const idx r6 = (count + 5) / 6 * 6;
         for (int pos = 0; pos < 36; pos++) {
             const float *vp = v + pos * rows * C, *up = u + pos * C * K;
             float *mp = m + pos * rows * K;
-            for (idx r = 0; r < r4; r += 4) gemm4(C, K, vp + r * C, up, mp + r * K);
+            for (idx r = 0; r < r6; r += 6) gemm6(C, K, vp + r * C, up, mp + r * K);
         }
         output_tiles(m, K, 0, 0, th, tw, b0, b1, b0, rows * K, bias, res, rn, rh, rw, relu, y, yn, yh, yw, H, W);
     }
