@@ -286,7 +286,7 @@ class FoldedTrunk:
         self.winograd_min_channels = winograd_min_channels
         self._winograd = WinogradConv3x3()
         self._cache: dict[int, tuple[tuple[int, ...], Tensor, Tensor]] = {}
-        self._winograd_weights: dict[int, tuple[Tensor, Tensor]] = {}  # folded weight → transformed
+        self._winograd_weights: dict[tuple[int, int], tuple[Tensor, Tensor]] = {}  # (conv, tile) → transformed
 
     @staticmethod
     def supported(trunk: nn.Module) -> bool:
@@ -320,11 +320,12 @@ class FoldedTrunk:
                  residual: Tensor | None = None) -> Tensor:
         weight, bias = self._folded(conv, bn, grad)
         if self._use_winograd(x, conv, grad):
-            hit = self._winograd_weights.get(id(conv))
+            tile = self._winograd.tile_for(x, weight)
+            hit = self._winograd_weights.get((id(conv), tile))
             if hit is None or hit[0] is not weight:  # the folded-weight cache made a new tensor: weights changed
                 with torch.inference_mode(False), torch.no_grad():
-                    hit = (weight, winograd_weight(weight))
-                self._winograd_weights[id(conv)] = hit
+                    hit = (weight, winograd_weight(weight, tile))
+                self._winograd_weights[(id(conv), tile)] = hit
             return self._winograd(x, hit[1], bias, residual=residual, relu=relu)
         op = None if grad or x.device.type != "cpu" or x.dtype != torch.float32 else fused_conv_ops()
         if op is not None and x.is_contiguous(memory_format=torch.channels_last) and conv.groups == 1:

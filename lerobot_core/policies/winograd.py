@@ -25,6 +25,9 @@ _G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
       [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]
 _AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
 TILE, ALPHA = 4, 6
+# F(6, 3) with interpolation points 0, ±1, ±2, ±1/2, ∞ (its transforms are in native/winograd.c only).
+_G6 = [[1, 0, 0], [-2 / 9, -2 / 9, -2 / 9], [-2 / 9, 2 / 9, -2 / 9], [1 / 90, 1 / 45, 2 / 45],
+       [1 / 90, -1 / 45, 2 / 45], [32 / 45, 16 / 45, 8 / 45], [32 / 45, -16 / 45, 8 / 45], [0, 0, 1]]
 FUSED_BLOCK = 18  # tiles per block in the fused native kernel: its transformed tiles stay in the core's L2
 
 
@@ -34,18 +37,22 @@ def winograd_supported(conv: torch.nn.Conv2d) -> bool:
             and tuple(conv.dilation) == (1, 1) and conv.groups == 1 and conv.padding_mode == "zeros")
 
 
-def winograd_weight(weight: Tensor) -> Tensor:
-    """``(K, C, 3, 3)`` weights → ``(36, C, K)`` transformed weights ``G w Gᵀ`` (computed in float64)."""
-    g = torch.tensor(_G, dtype=torch.float64, device=weight.device)
+def winograd_weight(weight: Tensor, tile: int = TILE) -> Tensor:
+    """``(K, C, 3, 3)`` weights → ``((tile + 2)², C, K)`` transformed weights ``G w Gᵀ`` (computed in float64)
+    for F(4x4, 3x3) (``tile=4``) or F(6x6, 3x3) (``tile=6``: native fused kernel only)."""
+    if tile not in (4, 6):
+        raise ValueError(f"tile={tile}: Winograd tiles of 4 (F(4x4, 3x3)) or 6 (F(6x6, 3x3)) are supported")
+    g = torch.tensor(_G if tile == 4 else _G6, dtype=torch.float64, device=weight.device)
     u = torch.einsum("ik,ockl,jl->ijco", g, weight.detach().to(torch.float64), g)
-    return u.reshape(ALPHA * ALPHA, weight.shape[1], weight.shape[0]).to(weight.dtype).contiguous()
+    return u.reshape((tile + 2) ** 2, weight.shape[1], weight.shape[0]).to(weight.dtype).contiguous()
 
 
 class WinogradConv3x3:
     """Runs F(4x4, 3x3) convolutions, reusing its work buffers between calls (one instance per model;
     not for concurrent use from several threads)."""
 
-    def __init__(self, strip_bytes: int = 4 << 20, fused_max_weight_bytes: int = 16 << 20) -> None:
+    def __init__(self, strip_bytes: int = 4 << 20, fused_max_weight_bytes: int = 16 << 20,
+                 large_tiles_max_weight_bytes: int = 4 << 20) -> None:
         self._buffers: dict[str, Tensor] = {}
         #: Inputs whose transformed tiles take more than this many bytes are done in strips of tile rows.
         self.strip_bytes = strip_bytes
@@ -53,6 +60,25 @@ class WinogradConv3x3:
         #: Native kernels: transformed weights up to this size are convolved by the fused C kernel (re-read per
         #: block of tiles); larger ones (resnet18's layer4: 38 MB) per strip around torch's batched GEMM.
         self.fused_max_weight_bytes = fused_max_weight_bytes
+        #: ``tile_for`` picks F(6x6, 3x3) where the fused native kernel runs and the F(4x4) weights take at most
+        #: this many bytes (resnet18's layer1-2; larger F(6x6) weights cost more to re-read than they save). 0: off.
+        self.large_tiles_max_weight_bytes = large_tiles_max_weight_bytes
+
+    def _fused(self, lib, c: int, k: int) -> bool:
+        """Whether a ``c → k`` convolution runs in the fused native kernel (F(4x4) weights up to
+        ``fused_max_weight_bytes``, k a multiple of 16, the library built with OpenMP)."""
+        return (lib is not None and k % 16 == 0 and ALPHA * ALPHA * c * k * 4 <= self.fused_max_weight_bytes
+                and native.openmp(lib))
+
+    def tile_for(self, x: Tensor, weight: Tensor) -> int:
+        """The output tile (4 or 6) to transform ``weight`` (``(K, C, 3, 3)``) for, given input ``x`` now:
+        F(6x6, 3x3) (~20% fewer multiplies, float32 error ~1.5-2× F(4x4)'s) where the fused native kernel runs
+        and the weights are small (``large_tiles_max_weight_bytes``), else F(4x4, 3x3)."""
+        k, c = weight.shape[:2]
+        if (x.device.type != "cpu" or x.dtype != torch.float32 or weight.dtype != torch.float32
+                or ALPHA * ALPHA * c * k * 4 > self.large_tiles_max_weight_bytes):
+            return 4
+        return 6 if self._fused(native.winograd_lib(), c, k) else 4
 
     def _buffer(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
         """A work buffer of ``shape``: a view of a flat tensor kept (and grown) across calls."""
@@ -97,12 +123,17 @@ class WinogradConv3x3:
         k = u.shape[-1]
         th, tw = -(-h // TILE), -(-w // TILE)
         relu = relu or residual is not None
-        strips = self._strips(n, th, tw, max(c, k) * x.element_size())
         lib = native.winograd_lib() if x.device.type == "cpu" and x.dtype == u.dtype == torch.float32 else None
+        fused = self._fused(lib, c, k)
+        if u.shape[0] != ALPHA * ALPHA:
+            if u.shape[0] != 64 or not fused:
+                raise ValueError(f"transformed weights {tuple(u.shape)}: F(6x6, 3x3) weights (64, C, K) need the "
+                                 "fused native kernel here; use winograd_weight(w, tile_for(x, w))")
+            return self._native(lib, x, u, bias, residual, relu, None, tile=6)
         if lib is not None:
-            fused = (k % 16 == 0 and u.numel() * u.element_size() <= self.fused_max_weight_bytes
-                     and native.openmp(lib))
-            return self._native(lib, x, u, bias, residual, relu, None if fused else strips)
+            strips = None if fused else self._strips(n, th, tw, max(c, k) * x.element_size())
+            return self._native(lib, x, u, bias, residual, relu, strips)
+        strips = self._strips(n, th, tw, max(c, k) * x.element_size())
         # Zero-padded NHWC input; only the interior is ever written, so the border stays zero.
         xp = self._padded((n, c, h, w), x)
         xp[:, 1 : h + 1, 1 : w + 1].copy_(x.permute(0, 2, 3, 1))
@@ -125,7 +156,7 @@ class WinogradConv3x3:
         return [(i, 1, r, min(th, r + rows)) for i in range(n) for r in range(0, th, rows)]
 
     def _native(self, lib, x: Tensor, u: Tensor, bias: Tensor | None, residual: Tensor | None, relu: bool,
-                strips: list[tuple[int, int, int, int]] | None) -> Tensor:
+                strips: list[tuple[int, int, int, int]] | None, tile: int = TILE) -> Tensor:
         """The convolution with the C kernels (``native/winograd.c``): the input transform reads the NHWC map in
         place (implicit zero padding), the output transform writes the valid pixels with bias, residual and ReLU
         fused. ``strips`` None: fused, blocks of ``FUSED_BLOCK`` tiles go through transform, GEMMs and output
@@ -151,11 +182,11 @@ class WinogradConv3x3:
         res_ptr, b_ptr = (None if res is None else res.data_ptr()), (None if b is None else b.data_ptr())
         if strips is None:
             threads = torch.get_num_threads()
-            stride = ALPHA * ALPHA * (-(-FUSED_BLOCK // 6) * 6) * (c + k)
+            stride = (tile + 2) ** 2 * (-(-FUSED_BLOCK // 6) * 6) * (c + k)
             scratch = self._buffer("fused", (threads * stride,), x)
-            lib.winograd_f43_conv_parallel(x_ptr, *xs, h, w, c, k, n, -(-h // TILE), tw, FUSED_BLOCK, u.data_ptr(),
-                                           b_ptr, res_ptr, *rs, int(relu), out_ptr, *os_, scratch.data_ptr(), stride,
-                                           threads)
+            lib.winograd_conv_parallel(tile, x_ptr, *xs, h, w, c, k, n, -(-h // tile), -(-w // tile), FUSED_BLOCK,
+                                       u.data_ptr(), b_ptr, res_ptr, *rs, int(relu), out_ptr, *os_,
+                                       scratch.data_ptr(), stride, threads)
             return out.permute(0, 3, 1, 2)
         for n0, count, r0, r1 in strips:
             p = count * (r1 - r0) * tw

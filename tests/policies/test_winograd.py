@@ -186,3 +186,32 @@ def test_torch_fallback_when_disabled_or_unbuildable(monkeypatch: pytest.MonkeyP
     with torch.inference_mode():
         torch.testing.assert_close(WinogradConv3x3()(x, winograd_weight(weight)), ref, atol=1e-4, rtol=0)
     assert not list(tmp_path.rglob("*.so"))  # no partial file left behind
+
+
+@pytest.mark.parametrize(("shape", "k"), [((2, 64, 20, 26), 64), ((1, 16, 7, 13), 32), ((2, 48, 5, 3), 16),
+                                          ((1, 3, 1, 2), 16), ((1, 130, 13, 11), 48)])
+def test_large_tiles_f6_native(shape, k, monkeypatch: pytest.MonkeyPatch) -> None:
+    """F(6x6, 3x3) in the fused native kernel: the same convolution (float32 error ~1.5-2× F(4x4)'s) on odd
+    sizes; ``tile_for`` picks it for small weights only where the fused kernel runs."""
+    gen = torch.Generator().manual_seed(3)
+    n, c, h, w = shape
+    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(k, c, 3, 3, generator=gen) / (3 * c**0.5)
+    bias = torch.randn(k, generator=gen)
+    residual = torch.randn(n, k, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    conv = WinogradConv3x3()
+    assert conv.tile_for(x, weight) == 6
+    assert conv.tile_for(x, torch.randn(512, 512, 3, 3)) == 4  # 38 MB of F(4x4) weights: strips around bmm
+    u = winograd_weight(weight, 6)
+    assert u.shape == (64, c, k)
+    with torch.inference_mode():
+        plain = conv(x, u, bias)
+        fused = conv(x, u, None, residual=residual)
+    direct = F.conv2d(x.double(), weight.double(), padding=1)
+    scale = direct.abs().max().item()
+    torch.testing.assert_close(plain.double(), direct + bias.double().view(1, -1, 1, 1), atol=3e-5 * scale, rtol=0)
+    torch.testing.assert_close(fused.double(), (direct + residual.double()).relu(), atol=3e-5 * scale, rtol=0)
+    monkeypatch.setenv("LEROBOT_CORE_NATIVE", "0")
+    assert conv.tile_for(x, weight) == 4
+    with torch.inference_mode(), pytest.raises(ValueError, match="F\\(6x6, 3x3\\)"):
+        conv(x, u, bias)
