@@ -28,6 +28,7 @@ TILE, ALPHA = 4, 6
 # F(6, 3) with interpolation points 0, ±1, ±2, ±1/2, ∞ (its transforms are in native/winograd.c only).
 _G6 = [[1, 0, 0], [-2 / 9, -2 / 9, -2 / 9], [-2 / 9, 2 / 9, -2 / 9], [1 / 90, 1 / 45, 2 / 45],
        [1 / 90, -1 / 45, 2 / 45], [32 / 45, 16 / 45, 8 / 45], [32 / 45, -16 / 45, 8 / 45], [0, 0, 1]]
+SPLIT_CHANNELS_BLOCK = 60  # tiles per block when output channels are split across threads (weights read once)
 FUSED_BLOCK = 18  # tiles per block in the fused native kernel: its transformed tiles stay in the core's L2
 
 
@@ -60,15 +61,17 @@ class WinogradConv3x3:
         #: Native kernels: transformed weights up to this size are convolved by the fused C kernel (re-read per
         #: block of tiles); larger ones (resnet18's layer4: 38 MB) per strip around torch's batched GEMM.
         self.fused_max_weight_bytes = fused_max_weight_bytes
+        #: Weights over ``fused_max_weight_bytes`` in the fused kernel too, output channels split across threads.
+        self.split_large_weights = True
         #: ``tile_for`` picks F(6x6, 3x3) where the fused native kernel runs and the F(4x4) weights take at most
         #: this many bytes (resnet18's layer1-2; larger F(6x6) weights cost more to re-read than they save). 0: off.
         self.large_tiles_max_weight_bytes = large_tiles_max_weight_bytes
 
     def _fused(self, lib, c: int, k: int) -> bool:
-        """Whether a ``c → k`` convolution runs in the fused native kernel (F(4x4) weights up to
-        ``fused_max_weight_bytes``, k a multiple of 16, the library built with OpenMP)."""
-        return (lib is not None and k % 16 == 0 and ALPHA * ALPHA * c * k * 4 <= self.fused_max_weight_bytes
-                and native.openmp(lib))
+        """Whether a ``c → k`` convolution runs in the fused native kernel (k a multiple of 16, the library built
+        with OpenMP; F(4x4) weights over ``fused_max_weight_bytes`` only with ``split_large_weights``)."""
+        return (lib is not None and k % 16 == 0 and native.openmp(lib)
+                and (self.split_large_weights or ALPHA * ALPHA * c * k * 4 <= self.fused_max_weight_bytes))
 
     def tile_for(self, x: Tensor, weight: Tensor) -> int:
         """The output tile (4 or 6) to transform ``weight`` (``(K, C, 3, 3)``) for, given input ``x`` now:
@@ -182,11 +185,14 @@ class WinogradConv3x3:
         res_ptr, b_ptr = (None if res is None else res.data_ptr()), (None if b is None else b.data_ptr())
         if strips is None:
             threads = torch.get_num_threads()
-            stride = (tile + 2) ** 2 * (-(-FUSED_BLOCK // 6) * 6) * (c + k)
+            tiles = n * -(-h // tile) * -(-w // tile)
+            split_channels = ALPHA * ALPHA * c * k * 4 > self.fused_max_weight_bytes
+            block = min(tiles, SPLIT_CHANNELS_BLOCK) if split_channels else FUSED_BLOCK
+            stride = (tile + 2) ** 2 * (-(-block // 6) * 6) * (c + k)
             scratch = self._buffer("fused", (threads * stride,), x)
-            lib.winograd_conv_parallel(tile, x_ptr, *xs, h, w, c, k, n, -(-h // tile), -(-w // tile), FUSED_BLOCK,
-                                       u.data_ptr(), b_ptr, res_ptr, *rs, int(relu), out_ptr, *os_,
-                                       scratch.data_ptr(), stride, threads)
+            lib.winograd_conv_parallel(tile, x_ptr, *xs, h, w, c, k, n, -(-h // tile), -(-w // tile), block,
+                                       int(split_channels), u.data_ptr(), b_ptr, res_ptr, *rs, int(relu), out_ptr,
+                                       *os_, scratch.data_ptr(), stride, threads)
             return out.permute(0, 3, 1, 2)
         for n0, count, r0, r1 in strips:
             p = count * (r1 - r0) * tw

@@ -215,3 +215,28 @@ def test_large_tiles_f6_native(shape, k, monkeypatch: pytest.MonkeyPatch) -> Non
     assert conv.tile_for(x, weight) == 4
     with torch.inference_mode(), pytest.raises(ValueError, match="F\\(6x6, 3x3\\)"):
         conv(x, u, bias)
+
+
+@pytest.mark.parametrize("shape", [(2, 32, 9, 14), (1, 48, 5, 7), (2, 16, 4, 4)])
+def test_fused_kernel_with_output_channels_split_across_threads(shape) -> None:
+    """Weights over ``fused_max_weight_bytes`` (resnet18 layer4) are convolved with the output channels split
+    across the threads: the same convolution as the tile split and the strips."""
+    gen = torch.Generator().manual_seed(4)
+    n, c, h, w = shape
+    k = 48
+    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(k, c, 3, 3, generator=gen) / (3 * c**0.5)
+    bias = torch.randn(k, generator=gen)
+    residual = torch.randn(n, k, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    u = winograd_weight(weight)
+    split, tiles, strips = WinogradConv3x3(fused_max_weight_bytes=0), WinogradConv3x3(), WinogradConv3x3()
+    strips.split_large_weights = False
+    strips.fused_max_weight_bytes = 0
+    with torch.inference_mode():
+        out = {name: conv(x, u, bias, residual=residual) for name, conv in
+               (("split", split), ("tiles", tiles), ("strips", strips))}
+    direct = (F.conv2d(x.double(), weight.double(), bias.double(), padding=1) + residual.double()).relu()
+    scale = direct.abs().max().item()
+    torch.testing.assert_close(out["split"], out["tiles"], atol=1e-6 * scale, rtol=0)
+    torch.testing.assert_close(out["split"], out["strips"], atol=5e-6 * scale, rtol=0)
+    torch.testing.assert_close(out["split"].double(), direct, atol=2e-5 * scale, rtol=0)

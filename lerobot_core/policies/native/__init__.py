@@ -35,7 +35,7 @@ _SIGNATURES = {
     "winograd_f43_input": [_c_ptr, *[_c_idx] * 13, _c_ptr],
     "winograd_f43_output": [_c_ptr, *[_c_idx] * 8, _c_ptr, _c_ptr, _c_idx, _c_idx, _c_idx, ctypes.c_int, _c_ptr,
                             *[_c_idx] * 5],
-    "winograd_conv_parallel": [ctypes.c_int, _c_ptr, *[_c_idx] * 11, _c_ptr, _c_ptr, _c_ptr, _c_idx, _c_idx, _c_idx, ctypes.c_int,
+    "winograd_conv_parallel": [ctypes.c_int, _c_ptr, *[_c_idx] * 11, ctypes.c_int, _c_ptr, _c_ptr, _c_ptr, _c_idx, _c_idx, _c_idx, ctypes.c_int,
                                    _c_ptr, _c_idx, _c_idx, _c_idx, _c_ptr, _c_idx, ctypes.c_int],
     "winograd_openmp": [],
 }

@@ -234,15 +234,15 @@ static inline vf vload(const float *p) {
 
 static inline void vstore(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
 
-/* m[6][K] = v[6][C] @ u[C][K] (row strides C for v, K for m); K % 16 == 0. */
-static void gemm6(idx C, idx K, const float *restrict v, const float *restrict u, float *restrict m) {
+/* m[6][K] = v[6][C] @ u[C][K] (row strides: C for v, ldu for u, K for m); K % 16 == 0. */
+static void gemm6(idx C, idx K, idx ldu, const float *restrict v, const float *restrict u, float *restrict m) {
     idx k0 = 0;
     for (; k0 + 64 <= K; k0 += 64) {
         vf a[6][4];
         for (int r = 0; r < 6; r++)
             for (int j = 0; j < 4; j++) a[r][j] = (vf){0};
         for (idx c = 0; c < C; c++) {
-            const float *uc = u + c * K + k0;
+            const float *uc = u + c * ldu + k0;
             const vf u0 = vload(uc), u1 = vload(uc + 16), u2 = vload(uc + 32), u3 = vload(uc + 48);
 #pragma GCC unroll 6
             for (int r = 0; r < 6; r++) {
@@ -257,7 +257,7 @@ static void gemm6(idx C, idx K, const float *restrict v, const float *restrict u
         vf a[6];
         for (int r = 0; r < 6; r++) a[r] = (vf){0};
         for (idx c = 0; c < C; c++) {
-            const vf u0 = vload(u + c * K + k0);
+            const vf u0 = vload(u + c * ldu + k0);
             for (int r = 0; r < 6; r++) a[r] += v[r * C + c] * u0;
         }
         for (int r = 0; r < 6; r++) vstore(m + r * K + k0, a[r]);
@@ -265,24 +265,25 @@ static void gemm6(idx C, idx K, const float *restrict v, const float *restrict u
 }
 
 /* F(m x m, 3 x 3) convolution of the tiles [t0, t1) of the whole map (all images x th tile rows x tw tile
- * columns), block tiles at a time; y as in output_tiles. u[alpha^2][C][K]: transformed weights, K % 16 == 0.
- * scratch: alpha^2 * round_up(block, 6) * (C + K) floats, one buffer per concurrent caller. */
+ * columns), output channels [kb, ke) (a multiple of 16), block tiles at a time; y as in output_tiles.
+ * u[alpha^2][C][K]: transformed weights. scratch: alpha^2 * round_up(block, 6) * (C + ke - kb) floats, one
+ * buffer per concurrent caller. */
 static void conv_tiles(int mt, const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx K, idx th, idx tw,
-                       idx t0, idx t1, idx block, const float *u, const float *bias, const float *res, idx rn, idx rh,
-                       idx rw, int relu, float *y, idx yn, idx yh, idx yw, float *scratch) {
-    const idx rows = (block + 5) / 6 * 6, positions = (mt + 2) * (mt + 2);
+                       idx t0, idx t1, idx kb, idx ke, idx block, const float *u, const float *bias, const float *res,
+                       idx rn, idx rh, idx rw, int relu, float *y, idx yn, idx yh, idx yw, float *scratch) {
+    const idx rows = (block + 5) / 6 * 6, positions = (mt + 2) * (mt + 2), N = ke - kb;
     float *v = scratch, *m = scratch + positions * rows * C;
     for (idx i = 0; i < positions * rows * C; i++) v[i] = 0.0f; /* rows past a short last block stay finite */
     for (idx b0 = t0; b0 < t1; b0 += block) {
         const idx b1 = b0 + block < t1 ? b0 + block : t1, r6 = (b1 - b0 + 5) / 6 * 6;
         input_tiles(mt, x, sn, sh, sw, H, W, C, 0, 0, th, tw, b0, b1, v, b0, rows * C);
         for (idx pos = 0; pos < positions; pos++) {
-            const float *vp = v + pos * rows * C, *up = u + pos * C * K;
-            float *mp = m + pos * rows * K;
-            for (idx r = 0; r < r6; r += 6) gemm6(C, K, vp + r * C, up, mp + r * K);
+            const float *vp = v + pos * rows * C, *up = u + pos * C * K + kb;
+            float *mp = m + pos * rows * N;
+            for (idx r = 0; r < r6; r += 6) gemm6(C, N, K, vp + r * C, up, mp + r * N);
         }
-        output_tiles(mt, m, K, 0, 0, th, tw, b0, b1, b0, rows * K, bias, res, rn, rh, rw, relu, y, yn, yh, yw, H,
-                     W);
+        output_tiles(mt, m, N, 0, 0, th, tw, b0, b1, b0, rows * N, bias ? bias + kb : NULL, res ? res + kb : NULL, rn,
+                     rh, rw, relu, y + kb, yn, yh, yw, H, W);
     }
 }
 
@@ -297,10 +298,12 @@ int winograd_openmp(void) {
 }
 
 /* Fused F(m x m, 3 x 3) convolution (m = 4 or 6) of an NHWC map (n images, th x tw tiles each; strides as
- * input_tiles) into y (as output_tiles), the tiles split across `threads` OpenMP threads (one contiguous range
- * each). u[(m + 2)^2][C][K], K % 16 == 0; scratch: threads consecutive buffers of scratch_stride floats. */
+ * input_tiles) into y (as output_tiles) on `threads` OpenMP threads: each takes a contiguous range of the tiles,
+ * or with split_channels a range of the output channels (multiples of 16) of all tiles (weights too large to
+ * be read by every thread). u[(m + 2)^2][C][K], K % 16 == 0; scratch: threads consecutive buffers of
+ * scratch_stride floats. */
 void winograd_conv_parallel(int mt, const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx K, idx n, idx th,
-                                idx tw, idx block, const float *u, const float *bias, const float *res, idx rn,
+                                idx tw, idx block, int split_channels, const float *u, const float *bias, const float *res, idx rn,
                                 idx rh, idx rw, int relu, float *y, idx yn, idx yh, idx yw, float *scratch,
                                 idx scratch_stride, int threads) {
     const idx tiles = n * th * tw;
@@ -313,7 +316,15 @@ void winograd_conv_parallel(int mt, const float *x, idx sn, idx sh, idx sw, idx 
         const idx i = 0, parts = 1;
         (void)threads;
 #endif
-        conv_tiles(mt, x, sn, sh, sw, H, W, C, K, th, tw, tiles * i / parts, tiles * (i + 1) / parts, block, u, bias,
-                   res, rn, rh, rw, relu, y, yn, yh, yw, scratch + i * scratch_stride);
+        float *mine = scratch + i * scratch_stride;
+        if (split_channels) {
+            const idx groups = K / 16, kb = 16 * (groups * i / parts), ke = 16 * (groups * (i + 1) / parts);
+            if (ke > kb)
+                conv_tiles(mt, x, sn, sh, sw, H, W, C, K, th, tw, 0, tiles, kb, ke, block, u, bias, res, rn, rh, rw,
+                           relu, y, yn, yh, yw, mine);
+        } else {
+            conv_tiles(mt, x, sn, sh, sw, H, W, C, K, th, tw, tiles * i / parts, tiles * (i + 1) / parts, 0, K, block,
+                       u, bias, res, rn, rh, rw, relu, y, yn, yh, yw, mine);
+        }
     }
 }
