@@ -1,12 +1,13 @@
-"""Winograd F(4x4, 3x3) convolution for inference on CPU (Lavin & Gray, 2016).
+"""Winograd convolution for inference on CPU (Lavin & Gray, 2016): F(4x4, 3x3) and F(6x6, 3x3).
 
 A 3×3, stride-1, padding-1 convolution computed on 6×6 input tiles producing 4×4 output tiles: 36 batched
-GEMMs (one per transform position) replace the 9 multiply-adds per output, a 4× cut in arithmetic. The weight
-transform is done once (``winograd_weight``, in float64 then rounded); the input and output transforms apply the
-exact integer matrices below (small GEMMs, or shared-subexpression adds where those are faster on CPU), on
-strips of tile rows small enough to stay in the CPU cache (the transforms are memory-bound). In float32 the
-result differs from a direct convolution by ~5e-6 of the output's magnitude (a direct one: ~1e-6), so it is for
-inference paths that tolerate that.
+GEMMs (one per transform position) replace the 9 multiply-adds per output, a 4× cut in arithmetic (F(6x6):
+8×8 tiles, 64 GEMMs, ~5×). The weight transform is done once (``winograd_weight``, in float64 then rounded).
+On CPU float32 the native C kernels (``native/winograd.c``) run the convolution, fused per block of tiles; without
+them the torch path applies the exact integer F(4x4) matrices below (small GEMMs, or shared-subexpression adds),
+on strips of tile rows small enough to stay in the CPU cache (the transforms are memory-bound). In float32 the
+result differs from a direct convolution by ~5e-6 (F(4x4)) or ~1e-5 (F(6x6)) of the output's magnitude (a
+direct one: ~1e-6), so it is for inference paths that tolerate that.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def winograd_weight(weight: Tensor, tile: int = TILE) -> Tensor:
 
 
 class WinogradConv3x3:
-    """Runs F(4x4, 3x3) convolutions, reusing its work buffers between calls (one instance per model;
-    not for concurrent use from several threads)."""
+    """Runs Winograd convolutions, reusing its work buffers between calls (one instance per model; not for
+    concurrent use from several threads)."""
 
     def __init__(self, strip_bytes: int = 4 << 20, fused_max_weight_bytes: int = 16 << 20,
                  large_tiles_max_weight_bytes: int = 4 << 20) -> None:
@@ -116,12 +117,13 @@ class WinogradConv3x3:
     def __call__(self, x: Tensor, u: Tensor, bias: Tensor | None = None, residual: Tensor | None = None,
                  relu: bool = False) -> Tensor:
         """``conv2d(x, w, bias, padding=1)`` (+ ``residual``, then ReLU if ``relu`` or a residual is given)
-        for ``u = winograd_weight(w)``. ``x``: ``(N, C, H, W)``, best in channels-last memory; the result is
-        ``(N, K, H, W)`` in channels-last memory (a cropped view when H or W is not a multiple of 4).
+        for ``u = winograd_weight(w, tile)`` (``tile_for(x, w)``: F(6x6) only where the fused native kernel runs).
+        ``x``: ``(N, C, H, W)``, best in channels-last memory; the result is ``(N, K, H, W)`` in channels-last
+        memory (on the torch path a cropped view when H or W is not a multiple of 4).
 
-        Large inputs are done in strips of tile rows (one image at a time) whose transforms fit the CPU cache:
-        the transforms are memory-bound, so the three passes over a whole activation map cost more than the
-        per-strip operator overhead."""
+        Without the fused kernel, large inputs are done in strips of tile rows (one image at a time) whose
+        transforms fit the CPU cache: the transforms are memory-bound, so the three passes over a whole
+        activation map cost more than the per-strip operator overhead."""
         n, c, h, w = x.shape
         k = u.shape[-1]
         th, tw = -(-h // TILE), -(-w // TILE)
@@ -162,9 +164,9 @@ class WinogradConv3x3:
                 strips: list[tuple[int, int, int, int]] | None, tile: int = TILE) -> Tensor:
         """The convolution with the C kernels (``native/winograd.c``): the input transform reads the NHWC map in
         place (implicit zero padding), the output transform writes the valid pixels with bias, residual and ReLU
-        fused. ``strips`` None: fused, blocks of ``FUSED_BLOCK`` tiles go through transform, GEMMs and output
-        transform in C, the tiles split across ``torch.get_num_threads()`` OpenMP threads; else per strip the C
-        transforms around torch's batched GEMM (for weights too large to re-read per block)."""
+        fused. ``strips`` None: fused, blocks of tiles go through transform, GEMMs and output transform in C on
+        ``torch.get_num_threads()`` OpenMP threads (each a range of the tiles, or of the output channels for
+        weights over ``fused_max_weight_bytes``); else per strip the C transforms around torch's batched GEMM."""
         n, c, h, w = x.shape
         k = u.shape[-1]
         tw = -(-w // TILE)

@@ -1,7 +1,7 @@
 """Native CPU kernels in plain C, compiled on first use with the system C compiler and loaded with ctypes.
 
-``winograd_lib()`` returns the loaded Winograd transform library (``winograd.c``), or None when it cannot be
-used; callers then take their torch path. The shared object is built once per source, flags, compiler and CPU
+``winograd_lib()`` returns the loaded Winograd kernels (``winograd.c``), or None when they cannot be used;
+callers then take their torch path. The shared object is built once per source, flags, compiler and CPU
 into ``$XDG_CACHE_HOME/lerobot_core/native/`` (default ``~/.cache``) with ``$CC`` (default: cc, gcc or clang),
 ``-O3 -march=native -fopenmp`` (OpenMP binds to the libgomp torch loaded, so the kernels run on torch's
 threads) and no fast-math, written atomically (temporary file + rename) so concurrent processes
@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("winograd.c")
 FLAGS = ["-O3", "-march=native", "-std=gnu99", "-fopenmp", "-fPIC", "-shared"]
 # Tried in turn when a flag is not supported: no -march=native (some clang/ARM), no OpenMP (clang without libomp).
-_FALLBACK_FLAGS = [[f for f in FLAGS if f != "-march=native"], [f for f in FLAGS if f not in ("-march=native", "-fopenmp")]]
+_FALLBACK_FLAGS = [[f for f in FLAGS if f != "-march=native"],
+                   [f for f in FLAGS if f not in ("-march=native", "-fopenmp")]]
 ENV_SWITCH = "LEROBOT_CORE_NATIVE"
 
 _c_idx, _c_ptr = ctypes.c_long, ctypes.c_void_p
@@ -35,8 +36,9 @@ _SIGNATURES = {
     "winograd_f43_input": [_c_ptr, *[_c_idx] * 13, _c_ptr],
     "winograd_f43_output": [_c_ptr, *[_c_idx] * 8, _c_ptr, _c_ptr, _c_idx, _c_idx, _c_idx, ctypes.c_int, _c_ptr,
                             *[_c_idx] * 5],
-    "winograd_conv_parallel": [ctypes.c_int, _c_ptr, *[_c_idx] * 11, ctypes.c_int, _c_ptr, _c_ptr, _c_ptr, _c_idx, _c_idx, _c_idx, ctypes.c_int,
-                                   _c_ptr, _c_idx, _c_idx, _c_idx, _c_ptr, _c_idx, ctypes.c_int],
+    "winograd_conv_parallel": [ctypes.c_int, _c_ptr, *[_c_idx] * 11, ctypes.c_int, _c_ptr, _c_ptr, _c_ptr,
+                               _c_idx, _c_idx, _c_idx, ctypes.c_int, _c_ptr, _c_idx, _c_idx, _c_idx, _c_ptr, _c_idx,
+                               ctypes.c_int],
     "winograd_openmp": [],
 }
 _loaded: dict[str, ctypes.CDLL | Exception] = {}
@@ -111,25 +113,25 @@ def build(source: Path = SOURCE) -> Path:
     return target
 
 
-def _load(name: str, source: Path) -> ctypes.CDLL:
+def _load(source: Path) -> ctypes.CDLL:
     lib = ctypes.CDLL(str(build(source)))
     for fn, argtypes in _SIGNATURES.items():
-        if hasattr(lib, fn):
-            getattr(lib, fn).argtypes = argtypes
-            getattr(lib, fn).restype = ctypes.c_int if fn == "winograd_openmp" else None
+        getattr(lib, fn).argtypes = argtypes
+        getattr(lib, fn).restype = ctypes.c_int if fn == "winograd_openmp" else None
+    lib.has_openmp = bool(lib.winograd_openmp())
     return lib
 
 
 def winograd_lib(strict: bool = False) -> ctypes.CDLL | None:
-    """The Winograd transform kernels, or None when disabled or unavailable (one warning logged per
-    process). ``strict``: raise ``NativeBuildError`` instead of returning None when the build fails."""
+    """The Winograd kernels, or None when disabled or unavailable (one warning logged per process).
+    ``strict``: raise ``NativeBuildError`` instead of returning None when the build fails."""
     if not enabled():
         return None
     hit = _loaded.get("winograd")
     if hit is None:
         try:
-            hit = _load("winograd", SOURCE)
-        except (NativeBuildError, OSError) as e:
+            hit = _load(SOURCE)
+        except (NativeBuildError, OSError, AttributeError) as e:
             hit = e if isinstance(e, NativeBuildError) else NativeBuildError(f"loading the native kernels: {e}")
             logger.warning("native Winograd kernels unavailable, using the slower torch path: %s", hit)
         _loaded["winograd"] = hit
@@ -142,4 +144,4 @@ def winograd_lib(strict: bool = False) -> ctypes.CDLL | None:
 
 def openmp(lib: ctypes.CDLL) -> bool:
     """Whether ``lib`` was built with OpenMP (its parallel kernels then use torch's OpenMP threads)."""
-    return bool(lib.winograd_openmp())
+    return lib.has_openmp

@@ -1,16 +1,17 @@
 /* Winograd F(4x4, 3x3) and F(6x6, 3x3) convolution kernels for channels-last (NHWC) float32 maps.
  *
- * C (GNU C99: vector extensions), no Python or torch headers: lerobot_core/policies/native/__init__.py compiles it with the
- * system C compiler (-O3 -march=native, no -ffast-math) and calls it through ctypes. The inner loops run
- * over contiguous channels so that the compiler vectorizes them; per tile the transforms work on a block of
- * channels in a small stack buffer that stays in L1.
+ * GNU C99 (vector extensions), no Python or torch headers: lerobot_core/policies/native/__init__.py compiles
+ * it with the system C compiler (-O3 -march=native -fopenmp, no -ffast-math) and calls it through ctypes.
+ * The transforms' inner loops run over contiguous channels so that the compiler vectorizes them; per tile
+ * they work on a block of channels in small stack buffers that stay in L1.
  *
- * Tiles: tile (ty, tx) of an H x W image covers input rows 4ty-1 .. 4ty+4 and columns 4tx-1 .. 4tx+4
- * (padding 1: rows and columns outside the image read as zero) and output rows 4ty .. 4ty+3, columns
- * 4tx .. 4tx+3 (those outside the image are not written). A strip is images n0, n0+1, ... x tile rows
- * [r0, r1) x all tw tile columns, numbered (image, tile row, tile column): P tiles in all. A call handles
- * the strip's tiles [t0, t1), so that threads can share a strip.
- * Transformed tiles: v[36][P][C] (input side), m[36][P][K] (output side: the 36 GEMMs' result).
+ * Tiles (output tile m = 4 or 6, alpha = m + 2): tile (ty, tx) of an H x W image covers input rows
+ * m ty - 1 .. m ty + m and the same columns (padding 1: rows and columns outside the image read as zero), and
+ * output rows m ty .. m ty + m - 1 (those outside the image are not written). Tiles are numbered (image, tile
+ * row, tile column). Transformed tiles: v[alpha^2][tiles][C] (input side), m[alpha^2][tiles][K] (the GEMMs'
+ * result). Entry points: winograd_conv_parallel (fused, OpenMP) and, for F(4x4) strips around an external
+ * batched GEMM, winograd_f43_input / winograd_f43_output (a strip: images n0, n0+1, ... x tile rows
+ * [r0, r1) x all tw tile columns, P tiles; a call handles its tiles [t0, t1)).
  */
 #include <stddef.h>
 #ifdef _OPENMP
@@ -302,10 +303,10 @@ int winograd_openmp(void) {
  * or with split_channels a range of the output channels (multiples of 16) of all tiles (weights too large to
  * be read by every thread). u[(m + 2)^2][C][K], K % 16 == 0; scratch: threads consecutive buffers of
  * scratch_stride floats. */
-void winograd_conv_parallel(int mt, const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx K, idx n, idx th,
-                                idx tw, idx block, int split_channels, const float *u, const float *bias, const float *res, idx rn,
-                                idx rh, idx rw, int relu, float *y, idx yn, idx yh, idx yw, float *scratch,
-                                idx scratch_stride, int threads) {
+void winograd_conv_parallel(int mt, const float *x, idx sn, idx sh, idx sw, idx H, idx W, idx C, idx K, idx n,
+                            idx th, idx tw, idx block, int split_channels, const float *u, const float *bias,
+                            const float *res, idx rn, idx rh, idx rw, int relu, float *y, idx yn, idx yh, idx yw,
+                            float *scratch, idx scratch_stride, int threads) {
     const idx tiles = n * th * tw;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
