@@ -240,3 +240,22 @@ def test_fused_kernel_with_output_channels_split_across_threads(shape) -> None:
     torch.testing.assert_close(out["split"], out["tiles"], atol=1e-6 * scale, rtol=0)
     torch.testing.assert_close(out["split"], out["strips"], atol=5e-6 * scale, rtol=0)
     torch.testing.assert_close(out["split"].double(), direct, atol=2e-5 * scale, rtol=0)
+
+
+def test_build_without_openmp_uses_the_strips_kernels(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A compiler without OpenMP (the last flag fallback): the library still builds and loads, the fused kernel
+    is not used and the strips kernels give the convolution."""
+    monkeypatch.setattr(native, "FLAGS", [f for f in native.FLAGS if f != "-fopenmp"])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(native, "_loaded", {})
+    lib = native.winograd_lib(strict=True)
+    assert not native.openmp(lib)
+    assert [p.name for p in tmp_path.rglob("*.so")] == [native.build().name]
+    x = torch.randn(2, 32, 11, 13).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(32, 32, 3, 3) / 17
+    conv = WinogradConv3x3()
+    assert conv.tile_for(x, weight) == 4
+    with torch.inference_mode():
+        out = conv(x, winograd_weight(weight), None, relu=True)
+    direct = F.conv2d(x.double(), weight.double(), padding=1).relu()
+    torch.testing.assert_close(out.double(), direct, atol=2e-5 * direct.abs().max().item(), rtol=0)
