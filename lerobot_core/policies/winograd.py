@@ -30,7 +30,8 @@ TILE, ALPHA = 4, 6
 _G6 = [[1, 0, 0], [-2 / 9, -2 / 9, -2 / 9], [-2 / 9, 2 / 9, -2 / 9], [1 / 90, 1 / 45, 2 / 45],
        [1 / 90, -1 / 45, 2 / 45], [32 / 45, 16 / 45, 8 / 45], [32 / 45, -16 / 45, 8 / 45], [0, 0, 1]]
 SPLIT_CHANNELS_BLOCK = 60  # tiles per block when output channels are split across threads (weights read once)
-FUSED_BLOCK = 18  # tiles per block in the fused native kernel: its transformed tiles stay in the core's L2
+FUSED_BLOCK = 18  # tiles per block in the fused native kernel (at most; a multiple of 6, the GEMM's rows)
+FUSED_BLOCK_BYTES = 512 << 10  # ... and so that a block's transformed tiles take about this (in the core's L2)
 
 
 def winograd_supported(conv: torch.nn.Conv2d) -> bool:
@@ -189,7 +190,9 @@ class WinogradConv3x3:
             threads = torch.get_num_threads()
             tiles = n * -(-h // tile) * -(-w // tile)
             split_channels = ALPHA * ALPHA * c * k * 4 > self.fused_max_weight_bytes
-            block = min(tiles, SPLIT_CHANNELS_BLOCK) if split_channels else FUSED_BLOCK
+            per_tile = (tile + 2) ** 2 * (c + k) * x.element_size()  # transformed input + output of one tile
+            block = (min(tiles, SPLIT_CHANNELS_BLOCK) if split_channels
+                     else max(6, min(FUSED_BLOCK, FUSED_BLOCK_BYTES // per_tile // 6 * 6)))
             stride = (tile + 2) ** 2 * (-(-block // 6) * 6) * (c + k)
             scratch = self._buffer("fused", (threads * stride,), x)
             lib.winograd_conv_parallel(tile, x_ptr, *xs, h, w, c, k, n, -(-h // tile), -(-w // tile), block,
