@@ -13,15 +13,23 @@ from lerobot_core.policies.resnet import FoldedTrunk, FrozenBatchNorm2d, ResNetT
 from lerobot_core.policies.winograd import WinogradConv3x3, winograd_supported, winograd_weight
 
 
-@pytest.mark.parametrize("shape", [(2, 16, 12, 16), (1, 8, 15, 20), (3, 4, 5, 7), (1, 3, 1, 2)])
-def test_matches_direct_convolution(shape: tuple[int, int, int, int]) -> None:
-    gen = torch.Generator().manual_seed(0)
+def _conv_case(shape: tuple[int, int, int, int], k: int, seed: int, channels_last_residual: bool = True):
+    """Seeded channels-last input ``shape``, a ``k``-output 3x3 weight of unit-ish gain, bias and residual."""
+    gen = torch.Generator().manual_seed(seed)
     n, c, h, w = shape
-    k = c + 3
     x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
     weight = torch.randn(k, c, 3, 3, generator=gen) / (3 * c**0.5)
     bias = torch.randn(k, generator=gen)
     residual = torch.randn(n, k, h, w, generator=gen)
+    if channels_last_residual:
+        residual = residual.contiguous(memory_format=torch.channels_last)
+    return x, weight, bias, residual
+
+@pytest.mark.parametrize("shape", [(2, 16, 12, 16), (1, 8, 15, 20), (3, 4, 5, 7), (1, 3, 1, 2)])
+def test_matches_direct_convolution(shape: tuple[int, int, int, int]) -> None:
+    n, c, h, w = shape
+    k = c + 3
+    x, weight, bias, residual = _conv_case(shape, k, seed=0, channels_last_residual=False)
     ref = F.conv2d(x.double(), weight.double(), bias.double(), padding=1)
     conv = WinogradConv3x3()
     u = winograd_weight(weight)
@@ -102,12 +110,8 @@ def test_folded_trunk_training_path_does_not_use_winograd() -> None:
 def test_strips_match_direct_convolution(shape: tuple[int, int, int, int]) -> None:
     """A small strip budget splits each image into strips of tile rows (the last one cropped); the result,
     with the residual add and ReLU done per strip, is the same convolution."""
-    gen = torch.Generator().manual_seed(1)
-    n, c, h, w = shape
-    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
-    weight = torch.randn(c, c, 3, 3, generator=gen) / (3 * c**0.5)
-    bias = torch.randn(c, generator=gen)
-    residual = torch.randn(n, c, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    c = shape[1]
+    x, weight, bias, residual = _conv_case(shape, c, seed=1, channels_last_residual=True)
     u = winograd_weight(weight)
     whole, strips = WinogradConv3x3(strip_bytes=1 << 30), WinogradConv3x3(strip_bytes=36 * 4 * c * 4 * 2)
     with torch.inference_mode():
@@ -134,12 +138,8 @@ def test_native_kernels_build_and_load() -> None:
 def test_native_transforms_match_torch_path(shape, k, strip_rows, monkeypatch: pytest.MonkeyPatch) -> None:
     """Odd sizes (H, W not multiples of 4, channel counts across the 64-channel blocks), with and without
     bias, residual and ReLU, whole maps and strips: the C transforms give the torch path's convolution."""
-    gen = torch.Generator().manual_seed(2)
     n, c, h, w = shape
-    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
-    weight = torch.randn(k, c, 3, 3, generator=gen) / (3 * c**0.5)
-    bias = torch.randn(k, generator=gen)
-    residual = torch.randn(n, k, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    x, weight, bias, residual = _conv_case(shape, k, seed=2, channels_last_residual=True)
     u = winograd_weight(weight)
     tw = -(-w // 4)
     strip_bytes = (1 << 30) if strip_rows is None else strip_rows * 36 * tw * max(c, k) * 4
@@ -193,12 +193,8 @@ def test_torch_fallback_when_disabled_or_unbuildable(monkeypatch: pytest.MonkeyP
 def test_large_tiles_f6_native(shape, k, monkeypatch: pytest.MonkeyPatch) -> None:
     """F(6x6, 3x3) in the fused native kernel: the same convolution (float32 error ~1.5-2× F(4x4)'s) on odd
     sizes; ``tile_for`` picks it for small weights only where the fused kernel runs."""
-    gen = torch.Generator().manual_seed(3)
-    n, c, h, w = shape
-    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
-    weight = torch.randn(k, c, 3, 3, generator=gen) / (3 * c**0.5)
-    bias = torch.randn(k, generator=gen)
-    residual = torch.randn(n, k, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    c = shape[1]
+    x, weight, bias, residual = _conv_case(shape, k, seed=3, channels_last_residual=True)
     conv = WinogradConv3x3()
     assert conv.tile_for(x, weight) == 6
     assert conv.tile_for(x, torch.randn(512, 512, 3, 3)) == 4  # 38 MB of F(4x4) weights: strips around bmm
@@ -221,13 +217,8 @@ def test_large_tiles_f6_native(shape, k, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_fused_kernel_with_output_channels_split_across_threads(shape) -> None:
     """Weights over ``fused_max_weight_bytes`` (resnet18 layer4) are convolved with the output channels split
     across the threads: the same convolution as the tile split and the strips."""
-    gen = torch.Generator().manual_seed(4)
-    n, c, h, w = shape
     k = 48
-    x = torch.randn(shape, generator=gen).contiguous(memory_format=torch.channels_last)
-    weight = torch.randn(k, c, 3, 3, generator=gen) / (3 * c**0.5)
-    bias = torch.randn(k, generator=gen)
-    residual = torch.randn(n, k, h, w, generator=gen).contiguous(memory_format=torch.channels_last)
+    x, weight, bias, residual = _conv_case(shape, k, seed=4, channels_last_residual=True)
     u = winograd_weight(weight)
     split, tiles, strips = WinogradConv3x3(fused_max_weight_bytes=0), WinogradConv3x3(), WinogradConv3x3()
     strips.split_large_weights = False
