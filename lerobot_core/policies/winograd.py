@@ -34,6 +34,11 @@ FUSED_BLOCK = 18  # tiles per block in the fused native kernel (at most; a multi
 FUSED_BLOCK_BYTES = 512 << 10  # ... and so that a block's transformed tiles take about this (in the core's L2)
 
 
+def _f43_weight_bytes(c: int, k: int) -> int:
+    """Bytes of a ``c → k`` convolution's F(4x4, 3x3) float32 weights (what the size thresholds compare)."""
+    return ALPHA * ALPHA * c * k * 4
+
+
 def winograd_supported(conv: torch.nn.Conv2d) -> bool:
     """Whether ``conv`` is a convolution this module computes (3×3, stride 1, padding 1, no dilation/groups)."""
     return (tuple(conv.kernel_size) == (3, 3) and tuple(conv.stride) == (1, 1) and tuple(conv.padding) == (1, 1)
@@ -73,7 +78,7 @@ class WinogradConv3x3:
         """Whether a ``c → k`` convolution runs in the fused native kernel (k a multiple of 16, the library built
         with OpenMP; F(4x4) weights over ``fused_max_weight_bytes`` only with ``split_large_weights``)."""
         return (lib is not None and k % 16 == 0 and native.openmp(lib)
-                and (self.split_large_weights or ALPHA * ALPHA * c * k * 4 <= self.fused_max_weight_bytes))
+                and (self.split_large_weights or _f43_weight_bytes(c, k) <= self.fused_max_weight_bytes))
 
     def tile_for(self, x: Tensor, weight: Tensor) -> int:
         """The output tile (4 or 6) to transform ``weight`` (``(K, C, 3, 3)``) for, given input ``x`` now:
@@ -81,7 +86,7 @@ class WinogradConv3x3:
         and the weights are small (``large_tiles_max_weight_bytes``), else F(4x4, 3x3)."""
         k, c = weight.shape[:2]
         if (x.device.type != "cpu" or x.dtype != torch.float32 or weight.dtype != torch.float32
-                or ALPHA * ALPHA * c * k * 4 > self.large_tiles_max_weight_bytes):
+                or _f43_weight_bytes(c, k) > self.large_tiles_max_weight_bytes):
             return 4
         return 6 if self._fused(native.winograd_lib(), c, k) else 4
 
@@ -189,7 +194,7 @@ class WinogradConv3x3:
         if strips is None:
             threads = torch.get_num_threads()
             tiles = n * -(-h // tile) * -(-w // tile)
-            split_channels = ALPHA * ALPHA * c * k * 4 > self.fused_max_weight_bytes
+            split_channels = _f43_weight_bytes(c, k) > self.fused_max_weight_bytes
             per_tile = (tile + 2) ** 2 * (c + k) * x.element_size()  # transformed input + output of one tile
             block = (min(tiles, SPLIT_CHANNELS_BLOCK) if split_channels
                      else max(6, min(FUSED_BLOCK, FUSED_BLOCK_BYTES // per_tile // 6 * 6)))

@@ -329,17 +329,16 @@ class Codec:
         return msg
 
 
+_codecs: dict[tuple[int, str], Codec] = {}  # (id of a store, type): stores live as long as the process
+
+
 def codec(typename: str, distro: str | None = None) -> Codec:
     """The (cached) :class:`Codec` of ``typename`` in the distro's store."""
     name, store = normalize_typename(typename), get_typestore(distro)
-    key = (id(store), name)
-    found = _codecs.get(key)
-    if found is None or found._store is not store:
-        found = _codecs[key] = Codec(name, store)
+    found = _codecs.get((id(store), name))
+    if found is None:
+        found = _codecs[(id(store), name)] = Codec(name, store)
     return found
-
-
-_codecs: dict[tuple[int, str], Codec] = {}
 
 
 def type_hash(typename: str, distro: str | None = None) -> str:

@@ -110,18 +110,17 @@ class Publisher:
         self.node, self.typename, self.topic, self.qos = node, typename, topic, qos
         self._codec = msgs.codec(typename)
         self.handle = node._handle.create_publisher(typename, topic, qos)
-        self._publish = self.handle.publish
 
     def publish(self, msg: Any) -> None:
         """Publish a message object of this publisher's type, or CDR bytes as they are (no re-serialization)."""
         if type(msg) is not self._codec.cls:  # the common case costs one check: this runs for every message
             if isinstance(msg, (bytes, bytearray, memoryview)):
-                self._publish(bytes(msg) if isinstance(msg, memoryview) else msg)
+                self.handle.publish(bytes(msg) if isinstance(msg, memoryview) else msg)
                 return
             msgtype = getattr(msg, "__msgtype__", None)
             if msgtype != self.typename:
                 raise TypeError(f"publisher on {self.topic} takes {self.typename}, got {msgtype or type(msg).__name__}")
-        self._publish(self._codec.serialize(msg))
+        self.handle.publish(self._codec.serialize(msg))
 
     def get_subscription_count(self) -> int:
         return self.node._backend.graph.count_subscribers(self.topic)

@@ -7,6 +7,7 @@ policy (default: history, depth, reliability), whose default is the code's QoS; 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,4 +55,4 @@ def apply_qos_overrides(params: ParameterStore, topic: str, entity: str, qos: Qo
         if key not in enum.__members__ or key == "UNKNOWN":
             raise ParameterError(f"{name}: {text!r} is not a {policy} policy; use one of {', '.join(_choices(enum))}")
         changes[policy] = enum[key]
-    return QoSProfile(**{**{f: getattr(qos, f) for f in qos.__dataclass_fields__}, **changes})
+    return dataclasses.replace(qos, **changes)
