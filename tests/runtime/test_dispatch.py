@@ -9,10 +9,10 @@ import threading
 import time
 from collections import defaultdict
 
-import pytest
 from helpers.waiting import wait_for
 from lerobot_ros.runtime import QOS_RELIABLE_KEEP_ALL, Node, make, msgs, wire
-from lerobot_ros.runtime.spin import InlineGate, run_gated
+from lerobot_ros.runtime.spin import InlineGate, note_blocking_call
+from lerobot_ros.runtime.transport import MessageInfo
 
 STRING = "std_msgs/msg/String"
 TRIGGER = "std_srvs/srv/Trigger"
@@ -76,20 +76,34 @@ def test_gate_promotes_after_fast_runs_and_backs_off_after_slow_ones() -> None:
     assert not InlineGate(enabled=False).allows()
 
 
-def test_run_gated_times_failures_and_blocking_calls_pin_the_callback_to_the_executor() -> None:
-    from lerobot_ros.runtime.spin import note_blocking_call
+def test_runs_are_timed_when_they_raise_and_blocking_calls_pin_the_callback_to_the_executor(make_context) -> None:
+    node = Node("gated", context=make_context(), enable_rosout=False)
+    mode = {"raise": True, "block": False}
 
-    gate = InlineGate()
-    with pytest.raises(RuntimeError):
-        run_gated(gate, False, lambda: (_ for _ in ()).throw(RuntimeError("boom")))
-    assert gate.queued_runs == 1  # a raising callback is still timed
+    def callback(_msg) -> None:
+        if mode["raise"]:
+            raise RuntimeError("boom")
+        if mode["block"]:
+            note_blocking_call("service call /x")
+
+    sub = node.create_subscription(STRING, "/gated", callback)
+    payload, info = msgs.serialize(make(STRING, data="x")), MessageInfo(0, 1, bytes(16), 0)
+    sub._run(payload, info, False)
+    assert sub.dispatch.queued_runs == 1 and node._executor.errors == 1  # a raising callback is reported and timed
+    mode["raise"] = False
     for _ in range(InlineGate.PROMOTE_AFTER):
-        run_gated(gate, False, lambda: None)
-    assert gate.allows()
-    note_blocking_call("outside any callback")  # no gate on this thread: nothing to pin
-    assert gate.allows()
-    run_gated(gate, True, note_blocking_call, "service call /x")
-    assert gate.blocking and not gate.allows()
+        sub._run(payload, info, False)
+    assert sub.dispatch.allows()
+    note_blocking_call("outside any callback")  # no callback on this thread: nothing to pin
+    assert sub.dispatch.allows()
+    mode["block"] = True
+    assert node._executor.lock.acquire(blocking=False)
+    sub._run(payload, info, True)  # inline: runs under the lock the transport thread took, and releases it
+    assert sub.dispatch.blocking and not sub.dispatch.allows()
+    assert sub.dispatch.inline_runs == 1 and node._executor.owner is None
+    assert node._executor.lock.acquire(blocking=False)  # released
+    node._executor.lock.release()
+    node.destroy()
 
 
 # -- a real node through the router ---------------------------------------------------------------------------

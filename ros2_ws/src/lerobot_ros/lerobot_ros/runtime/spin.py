@@ -18,6 +18,7 @@ import queue
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,7 +30,6 @@ __all__ = [
     "ok",
     "request_shutdown",
     "reset_shutdown",
-    "run_gated",
     "spin",
     "wait_for_shutdown",
 ]
@@ -58,8 +58,10 @@ def wait_for_shutdown(timeout: float | None = None) -> bool:
 
 class Executor:
     """A node's callback group: a worker thread running submitted callables in order, and a lock (``lock``)
-    held while any callback of the node runs, on the worker or inline on a transport thread
-    (:meth:`try_enter` + :meth:`run_entered`), so a node's callbacks never overlap."""
+    held while any callback of the node runs, so a node's callbacks never overlap. A transport thread may run a
+    callback inline: it takes ``lock`` without blocking (unless ``closed``), sets ``owner`` to its thread id
+    (and ``running`` for a subscription callback), reports an exception with :meth:`report`, then clears both
+    and releases ``lock``."""
 
     def __init__(self, name: str, on_error: Callable[[str, BaseException], None] | None = None) -> None:
         self.name = name
@@ -67,25 +69,17 @@ class Executor:
         self.lock = threading.Lock()  # not reentrant: a callback that triggers its own node queues, never nests
         self._queue: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
         self._on_error = on_error
-        self._closed = False
-        self._owner: int | None = None  # the thread running a callback right now
+        self.closed = False
+        self.owner: int | None = None  # the thread running a callback right now
+        self.running: tuple[InlineGate, bool] | None = None  # (gate, inline) of the subscription callback running
         self._thread = threading.Thread(target=self._run, name=f"executor:{name}", daemon=True)
         self._thread.start()
+        with _executors_lock:
+            _executors.add(self)
 
     def submit(self, fn: Callable[[], Any]) -> None:
-        if not self._closed:
+        if not self.closed:
             self._queue.put(fn)
-
-    def try_enter(self) -> bool:
-        """Take the callback lock if it is free (never blocks); on True the caller must call :meth:`run_entered`."""
-        return not self._closed and self.lock.acquire(blocking=False)
-
-    def run_entered(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on the calling thread under the lock taken by :meth:`try_enter`, then release it."""
-        try:
-            self._call(fn, *args)
-        finally:
-            self.lock.release()
 
     def _run(self) -> None:
         while True:
@@ -95,27 +89,31 @@ class Executor:
             with self.lock:
                 self._call(fn)
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._owner = threading.get_ident()
+    def _call(self, fn: Callable[[], Any]) -> None:
+        self.owner = threading.get_ident()
         try:
-            fn(*args)
+            fn()
         except Exception as exc:
-            self.errors += 1
-            if self._on_error:
-                self._on_error(f"callback {getattr(fn, '__qualname__', fn)!s} raised", exc)
-            else:
-                _log.exception("%s: callback raised", self.name)
+            self.report(fn, exc)
         finally:
-            self._owner = None
+            self.owner = None
+
+    def report(self, fn: Callable[..., Any], exc: BaseException) -> None:
+        """Count and log an exception a callback ``fn`` raised."""
+        self.errors += 1
+        if self._on_error:
+            self._on_error(f"callback {getattr(fn, '__qualname__', fn)!s} raised", exc)
+        else:
+            _log.error("%s: callback raised", self.name, exc_info=exc)
 
     def in_executor_thread(self) -> bool:
         """True on the worker thread, and on any thread while it runs one of this executor's callbacks."""
-        return threading.current_thread() is self._thread or self._owner == threading.get_ident()
+        return threading.current_thread() is self._thread or self.owner == threading.get_ident()
 
     def close(self, timeout: float = 2.0) -> None:
-        if self._closed:
+        if self.closed:
             return
-        self._closed = True
+        self.closed = True
         self._queue.put(None)
         if not self.in_executor_thread():
             self._thread.join(timeout)
@@ -136,17 +134,36 @@ class InlineGate:
     MAX_PROMOTE_AFTER = 4096
 
     def __init__(self, enabled: bool = True, fast_s: float = FAST_S) -> None:
-        self.enabled = enabled
+        self._enabled = enabled
+        self._blocking = False
         self.fast_s = fast_s
-        self.blocking = False
         self.promote_after = self.PROMOTE_AFTER
         self.inline_runs = 0
         self.queued_runs = 0
         self.demotions = 0
         self._streak = 0
+        self.inline_ok = False  # allows(), kept as an attribute: the per-message path reads it
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled = value
+        self.inline_ok = self._enabled and not self._blocking and self._streak >= self.promote_after
+
+    @property
+    def blocking(self) -> bool:
+        return self._blocking
+
+    @blocking.setter
+    def blocking(self, value: bool) -> None:
+        self._blocking = value
+        self.inline_ok = self._enabled and not self._blocking and self._streak >= self.promote_after
 
     def allows(self) -> bool:
-        return self.enabled and not self.blocking and self._streak >= self.promote_after
+        return self.inline_ok
 
     def record(self, seconds: float, inline: bool) -> None:
         if inline:
@@ -155,36 +172,29 @@ class InlineGate:
             self.queued_runs += 1
         if seconds < self.fast_s:
             self._streak += 1
-            return
-        if self._streak >= self.promote_after:  # was inline-eligible: demote, and wait longer next time
-            self.demotions += 1
-            self.promote_after = min(self.promote_after * 2, self.MAX_PROMOTE_AFTER)
-        self._streak = 0
+        else:
+            if self._streak >= self.promote_after:  # was inline-eligible: demote, and wait longer next time
+                self.demotions += 1
+                self.promote_after = min(self.promote_after * 2, self.MAX_PROMOTE_AFTER)
+            self._streak = 0
+        self.inline_ok = self._enabled and not self._blocking and self._streak >= self.promote_after
 
 
-_current = threading.local()  # .gate, .inline: the subscription callback this thread runs
-
-
-def run_gated(gate: InlineGate, inline: bool, fn: Callable[..., Any], *args: Any) -> None:
-    """Run a subscription callback ``fn(*args)`` (``inline``: on a transport thread) and time it in ``gate``."""
-    outer = getattr(_current, "gate", None), getattr(_current, "inline", False)
-    _current.gate, _current.inline = gate, inline
-    start = time.perf_counter()
-    try:
-        fn(*args)
-    finally:
-        gate.record(time.perf_counter() - start, inline)
-        _current.gate, _current.inline = outer
+_executors: weakref.WeakSet[Executor] = weakref.WeakSet()
+_executors_lock = threading.Lock()
 
 
 def note_blocking_call(what: str) -> None:
     """Called by blocking runtime calls (service calls): the running subscription callback is never inlined
     again. Inline right now, the reply may have to come through this very thread: warn."""
-    gate: InlineGate | None = getattr(_current, "gate", None)
-    if gate is None or gate.blocking:
+    me = threading.get_ident()
+    with _executors_lock:
+        running = next((ex.running for ex in _executors if ex.owner == me and ex.running is not None), None)
+    if running is None or running[0].blocking:
         return
+    gate, inline = running
     gate.blocking = True
-    if getattr(_current, "inline", False):
+    if inline:
         _log.warning("%s from a subscription callback running inline on the transport thread: its reply may "
                      "wait for this thread (up to the call's timeout); this callback now always runs on the "
                      "executor", what)
