@@ -24,7 +24,7 @@ from rosbags.typesys import get_typestore as _rosbags_typestore
 from rosbags.typesys.base import Nodetype
 from rosbags.typesys.store import Typestore
 
-from . import rihs
+from . import native, rihs
 
 __all__ = [
     "CDR_HEADER",
@@ -296,28 +296,40 @@ def deserialize(data: bytes | bytearray | memoryview, typename: str, distro: str
 
 
 class Codec:
-    """rosbags' generated CDR functions for one type, looked up once: the per-message path of publishers and
-    subscriptions (rosbags' ``Typestore.serialize_cdr``/``deserialize_cdr`` look them up on every call)."""
+    """The CDR codec of one type, looked up once: the per-message path of publishers and subscriptions.
 
-    __slots__ = ("_deserialize", "_getsize", "_serialize", "_store", "cls", "typename")
+    ``serialize(msg)`` gives CDR bytes with the little-endian header (a fresh object the caller owns);
+    ``deserialize(data)`` the message in little-endian CDR ``bytes`` (not copied: array fields are read-only
+    views into them), ``ValueError`` on a wrong header, truncated or garbage bytes. Both are the compiled codec
+    (``native``: :mod:`lerobot_ros.runtime.native`) when it is available, else rosbags' generated functions
+    (``Typestore.serialize_cdr``/``deserialize_cdr`` look those up on every call); the results are the same.
+    The native codec also takes lists/tuples for numeric arrays, where rosbags wants numpy arrays.
+    """
+
+    __slots__ = ("_deserialize", "_getsize", "_serialize", "_store", "cls", "deserialize", "native", "serialize",
+                 "typename")
+    serialize: Callable[[Any], bytes | bytearray]
+    deserialize: Callable[[bytes], Any]
 
     def __init__(self, typename: str, store: Typestore) -> None:
         msgdef = store.get_msgdef(typename)
         self.typename, self.cls, self._store = typename, msgdef.cls, store
         self._getsize, self._serialize = msgdef.getsize_cdr, msgdef.serialize_cdr_le
         self._deserialize = msgdef.deserialize_cdr_le
+        plan = native.plan(store, typename)
+        self.native = plan is not None
+        # the bound C methods themselves: no Python frame between the caller and the codec
+        self.serialize = plan.serialize if plan is not None else self._rosbags_serialize
+        self.deserialize = plan.deserialize if plan is not None else self._rosbags_deserialize
 
-    def serialize(self, msg: Any) -> bytearray:
-        """CDR bytes with the little-endian header (a fresh buffer the caller owns)."""
+    def _rosbags_serialize(self, msg: Any) -> bytearray:
         store = self._store
         data = bytearray(4 + self._getsize(0, msg, store))
         data[1] = 1
         self._serialize(memoryview(data)[4:], 0, msg, store)
         return data
 
-    def deserialize(self, data: bytes) -> Any:
-        """The message in little-endian CDR ``data`` (not copied: array fields are read-only views into it);
-        ``ValueError`` on a wrong header, truncated or garbage bytes."""
+    def _rosbags_deserialize(self, data: bytes) -> Any:
         if len(data) < 4 or data[0] != 0 or data[1] != 1:
             raise ValueError(f"not little-endian CDR for {self.typename}: header {data[:4].hex() or 'missing'}")
         try:  # a memoryview: slicing bytes would copy them
