@@ -36,18 +36,20 @@ typedef struct Plan Plan;
 #define STRING_CACHE 8
 #define STRING_CACHE_MAX_LEN 64
 
-typedef struct {
-    PyObject *name;        /* interned attribute name */
-    PyObject *label;       /* "pkg/msg/Type.field", for errors */
-    int kind, prim;
-    Py_ssize_t count;      /* fixed array length */
-    int elem_align;        /* alignment before elements (nested/string arrays) or before non-empty data */
-    int post_align;        /* alignment after the field (0: none) */
-    Plan *sub;             /* nested type */
-    PyArray_Descr *descr;  /* numpy dtype of numeric arrays */
-    PyObject *strings[STRING_CACHE];  /* the last short ASCII strings read (by element index): frame ids and
-                                         joint names repeat, and a str is immutable, so they are reused */
+typedef struct {           /* hot members first: 40 bytes a field */
+    unsigned char kind, prim;
+    unsigned char elem_align;  /* alignment before elements (nested/string arrays) or before non-empty data */
+    unsigned char post_align;  /* alignment after the field (0: none) */
+    Py_ssize_t count;          /* fixed array length */
+    PyObject *name;            /* interned attribute name */
+    void *sub_or_descr;        /* nested type (Plan *) or numpy dtype of numeric arrays (PyArray_Descr *) */
+    PyObject **strings;        /* string fields: the last short ASCII strings read (by element index): frame ids
+                                  and joint names repeat, and a str is immutable, so they are reused */
+    PyObject *label;           /* "pkg/msg/Type.field", for errors */
 } Field;
+
+#define SUB(f) ((Plan *)(f)->sub_or_descr)
+#define DESCR(f) ((PyArray_Descr *)(f)->sub_or_descr)
 
 struct Plan {
     PyObject_HEAD
@@ -322,7 +324,7 @@ static int w_elements(Writer *w, const Field *f, PyObject *v, Py_ssize_t fixed) 
     PyObject *seq = PySequence_Fast(v, "");
     if (seq == NULL) {
         PyErr_Format(PyExc_TypeError, "%U: expected a list of %s, got %.100s", f->label,
-                     strings ? "str" : PyUnicode_AsUTF8(f->sub->typename), Py_TYPE(v)->tp_name);
+                     strings ? "str" : PyUnicode_AsUTF8(SUB(f)->typename), Py_TYPE(v)->tp_name);
         return -1;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -348,7 +350,7 @@ static int w_elements(Writer *w, const Field *f, PyObject *v, Py_ssize_t fixed) 
         if (w_align(w, strings ? 4 : f->elem_align) < 0)
             goto done;
         Py_INCREF(item);
-        int r = strings ? w_string(w, f, item) : w_message(w, f->sub, item);
+        int r = strings ? w_string(w, f, item) : w_message(w, SUB(f), item);
         Py_DECREF(item);
         if (r < 0)
             goto done;
@@ -377,7 +379,7 @@ static int w_message(Writer *w, const Plan *p, PyObject *msg) {
                 w->pos += PRIM_SIZE[f->prim];
             break;
         case K_STRING: r = w_string(w, f, v); break;
-        case K_NESTED: r = w_message(w, f->sub, v); break;
+        case K_NESTED: r = w_message(w, SUB(f), v); break;
         case K_ARR_PRIM: r = w_numeric(w, f, v, f->count); break;
         case K_SEQ_PRIM: r = w_numeric(w, f, v, -1); break;
         case K_ARR_STR: case K_ARR_NESTED: r = w_elements(w, f, v, f->count); break;
@@ -512,16 +514,14 @@ static PyObject *r_array(Reader *r, const Field *f, Py_ssize_t n) {
     if (r->pos > r->len || n > (r->len - r->pos) / size)
         return bad(r, "%U: %zd %s values do not fit at offset %zd", f->label, n, PRIM_NAME[f->prim], r->pos);
     npy_intp dims[1] = {(npy_intp)n};
-    Py_INCREF(f->descr);
-    PyObject *a = PyArray_NewFromDescr(&PyArray_Type, f->descr, 1, dims, NULL, (void *)(r->body + r->pos),
+    Py_INCREF(DESCR(f));
+    PyObject *a = PyArray_NewFromDescr(&PyArray_Type, DESCR(f), 1, dims, NULL, (void *)(r->body + r->pos),
                                        r->writeable ? NPY_ARRAY_WRITEABLE : 0, NULL);
     if (a == NULL)
         return NULL;
+    /* what PyArray_SetBaseObject does for a base that is not an array, without its type checks */
     Py_INCREF(r->owner);
-    if (PyArray_SetBaseObject((PyArrayObject *)a, r->owner) < 0) {
-        Py_DECREF(a);
-        return NULL;
-    }
+    ((PyArrayObject_fields *)a)->base = r->owner;
     r->pos += n * size;
     return a;
 }
@@ -553,7 +553,7 @@ static PyObject *r_elements(Reader *r, Field *f, Py_ssize_t n, int sequence) {
         } else {
             r->pos = r_align(r->pos, f->elem_align);
         }
-        PyObject *item = strings ? r_string(r, f, i) : r_message(r, f->sub);
+        PyObject *item = strings ? r_string(r, f, i) : r_message(r, SUB(f));
         if (item == NULL) {
             Py_DECREF(list);
             return NULL;
@@ -568,7 +568,7 @@ static PyObject *r_field(Reader *r, Field *f) {
     switch (f->kind) {
     case K_SCALAR: return r_prim(r, f, f->prim);
     case K_STRING: return r_string(r, f, 0);
-    case K_NESTED: return r_message(r, f->sub);
+    case K_NESTED: return r_message(r, SUB(f));
     case K_ARR_PRIM: return r_array(r, f, f->count);
     case K_SEQ_PRIM:
         if (r_count(r, f, PRIM_SIZE[f->prim], &n) < 0)
@@ -678,12 +678,13 @@ static PyObject *plan_deserialize(Plan *self, PyObject *data) {
 
 static void plan_clear_fields(Plan *self) {
     for (Py_ssize_t i = 0; self->fields != NULL && i < self->nfields; i++) {
-        Py_XDECREF(self->fields[i].name);
-        Py_XDECREF(self->fields[i].label);
-        Py_XDECREF((PyObject *)self->fields[i].sub);
-        Py_XDECREF((PyObject *)self->fields[i].descr);
-        for (int j = 0; j < STRING_CACHE; j++)
-            Py_XDECREF(self->fields[i].strings[j]);
+        Field *f = &self->fields[i];
+        Py_XDECREF(f->name);
+        Py_XDECREF(f->label);
+        Py_XDECREF((PyObject *)f->sub_or_descr);
+        for (int j = 0; f->strings != NULL && j < STRING_CACHE; j++)
+            Py_XDECREF(f->strings[j]);
+        PyMem_Free(f->strings);
     }
     PyMem_Free(self->fields);
     self->fields = NULL;
@@ -745,16 +746,26 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     for (Py_ssize_t i = 0; i < n; i++) {
         Field *f = &self->fields[i];
         PyObject *name, *label, *sub, *descr;
-        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(fields, i), "UUiiniiOO", &name, &label, &f->kind, &f->prim,
-                              &f->count, &f->elem_align, &f->post_align, &sub, &descr))
+        int kind, prim, elem_align, post_align;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(fields, i), "UUiiniiOO", &name, &label, &kind, &prim, &f->count,
+                              &elem_align, &post_align, &sub, &descr))
             goto fail;
         f->name = interned(name);
         Py_INCREF(label);
         f->label = label;
-        if (f->kind < 0 || f->kind >= K_COUNT || f->prim < 0 || f->prim >= P_COUNT || f->count < 0 ||
-            f->elem_align < 0 || f->elem_align > 16 || f->post_align < 0 || f->post_align > 16) {
+        if (kind < 0 || kind >= K_COUNT || prim < 0 || prim >= P_COUNT || f->count < 0 || elem_align < 0 ||
+            elem_align > 16 || post_align < 0 || post_align > 16) {
             PyErr_Format(PyExc_ValueError, "%U: invalid plan entry", label);
             goto fail;
+        }
+        f->kind = (unsigned char)kind, f->prim = (unsigned char)prim;
+        f->elem_align = (unsigned char)elem_align, f->post_align = (unsigned char)post_align;
+        if (kind == K_STRING || kind == K_ARR_STR || kind == K_SEQ_STR) {
+            f->strings = PyMem_Calloc(STRING_CACHE, sizeof(PyObject *));
+            if (f->strings == NULL) {
+                PyErr_NoMemory();
+                goto fail;
+            }
         }
         int nested = f->kind == K_NESTED || f->kind == K_ARR_NESTED || f->kind == K_SEQ_NESTED;
         int numeric = f->kind == K_ARR_PRIM || f->kind == K_SEQ_PRIM;
@@ -763,14 +774,8 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
             PyErr_Format(PyExc_TypeError, "%U: invalid plan entry", label);
             goto fail;
         }
-        if (nested) {
-            Py_INCREF(sub);
-            f->sub = (Plan *)sub;
-        }
-        if (numeric) {
-            Py_INCREF(descr);
-            f->descr = (PyArray_Descr *)descr;
-        }
+        f->sub_or_descr = nested ? sub : numeric ? descr : NULL;
+        Py_XINCREF((PyObject *)f->sub_or_descr);
     }
     for (Py_ssize_t i = 0; i < m; i++) {
         PyObject *name, *value;
