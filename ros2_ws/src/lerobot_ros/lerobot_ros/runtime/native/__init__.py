@@ -59,6 +59,9 @@ def enabled() -> bool:
 
 def build() -> Path:
     """Path of the compiled extension (compiled now unless cached); ``NativeBuildError`` when it cannot be."""
+    if not SOURCE.is_file():
+        raise NativeBuildError(f"{SOURCE} is missing: the package was installed without its C source "
+                               "(package data lerobot_ros.runtime.native/*.c)")
     includes = [f"-I{sysconfig.get_paths()['include']}", f"-I{np.get_include()}"]
     flag_sets = [[*FLAGS, *includes], [f for f in [*FLAGS, *includes] if f != "-fvisibility=hidden"]]
     key = [sys.version, str(sysconfig.get_config_var("EXT_SUFFIX")), np.__version__, np.get_include()]
