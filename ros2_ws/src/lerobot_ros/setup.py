@@ -40,6 +40,7 @@ setup(
     name="lerobot-ros",
     version="0.1.0",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={f"{PACKAGE}.runtime.native": ["*.c"]},  # compiled on first use (runtime/native)
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -48,7 +49,7 @@ setup(
         *share_files("config"),
     ],
     install_requires=["lerobot-core", "numpy", "pyyaml", "eclipse-zenoh>=1.4", "rosbags>=0.10", "xxhash>=3.4"],
-    zip_safe=True,
+    zip_safe=False,  # the C source is read from the installed package
     maintainer="lerobot_ros maintainers",
     maintainer_email="maintainers@lerobot-ros.dev",
     description="ROS 2 nodes for LeRobot-style robot learning (rclpy or native rmw_zenoh-compatible backend)",
