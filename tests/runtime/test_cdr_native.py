@@ -434,8 +434,12 @@ def test_no_reference_leaks() -> None:
 
     classes = [msgs.msg_class(t) for t in ("sensor_msgs/msg/JointState", "std_msgs/msg/Header",
                                            "builtin_interfaces/msg/Time", "geometry_msgs/msg/TransformStamped")]
+    received = codecs["sensor_msgs/msg/JointState"].deserialize(data["sensor_msgs/msg/JointState"])
     watched = [*classes, *data.values(), np.dtype(np.float64), np.dtype(np.uint8), "position", "frame_id", "sec",
-               "base"]
+               "base", received.name[0], received.header.frame_id]  # the last two: cached strings
+    for msg in [*messages.values(), messages["sensor_msgs/msg/JointState"].header]:  # what serialize reads
+        watched += [msg, *(v for v in vars(msg).values() if isinstance(v, (np.ndarray, list, str)) or
+                           hasattr(v, "__dataclass_fields__"))]  # not small ints/floats: shared, in use elsewhere
     rounds(50)
     gc.collect()
     before = [sys.getrefcount(o) for o in watched]
