@@ -30,6 +30,9 @@ static const long long PRIM_MAX[P_COUNT] = {1, 127, 255, 127, 255, 32767, 65535,
                                             0, 0, 0};
 static const char *PRIM_NAME[P_COUNT] = {"bool", "byte", "char", "int8", "uint8", "int16", "uint16", "int32",
                                          "uint32", "int64", "uint64", "float32", "float64"};
+static const char *NUMPY_NAME[P_COUNT] = {"bool_", "uint8", "uint8", "int8", "uint8", "int16", "uint16", "int32",
+                                          "uint32", "int64", "uint64", "float32", "float64"};
+static const char PRIM_KIND[P_COUNT] = {'b', 'u', 'u', 'i', 'u', 'i', 'u', 'i', 'u', 'i', 'u', 'f', 'f'};
 
 typedef struct Plan Plan;
 
@@ -64,7 +67,7 @@ struct Plan {
 };
 
 static PyTypeObject PlanType;
-static PyObject *empty_tuple, *str_view, *uint8_dtype;
+static PyObject *empty_tuple;
 
 /* ------------------------------------------------------------------------------------------ serialize */
 
@@ -228,16 +231,17 @@ static int w_string(Writer *w, const Field *f, PyObject *v) {
     return 0;
 }
 
-/* A numeric array: a numpy array (rosbags writes `val.view(numpy.uint8)`: any dtype of the element size),
- * or a list/tuple of numbers. `fixed`: the field's length (-1 for a sequence, whose length is written). */
+/* A numeric array: a numpy array (its values; rosbags writes the raw bytes of `val.view(numpy.uint8)`, which
+ * turns an int64 array in a float64 field into bit patterns: here it is cast, or a TypeError), or a list/tuple
+ * of numbers. `fixed`: the field's length (-1 for a sequence, whose length is written). */
 static int w_numeric(Writer *w, const Field *f, PyObject *v, Py_ssize_t fixed) {
     int prim = f->prim, size = PRIM_SIZE[prim];
     Py_ssize_t n;
     if (PyArray_Check(v)) {
         PyArrayObject *a = (PyArrayObject *)v;
-        if (PyArray_NDIM(a) == 0) {
-            PyErr_Format(PyExc_TypeError, "%U: expected a 1-d array of %s, got a 0-d array", f->label,
-                         PRIM_NAME[prim]);
+        if (PyArray_NDIM(a) != 1) {
+            PyErr_Format(PyExc_ValueError, "%U: expected a 1-d array of %s, got a %d-d array", f->label,
+                         PRIM_NAME[prim], PyArray_NDIM(a));
             return -1;
         }
         n = PyArray_DIM(a, 0);
@@ -268,35 +272,31 @@ static int w_numeric(Writer *w, const Field *f, PyObject *v, Py_ssize_t fixed) {
     char *out = w->body + w->pos;
     if (PyArray_Check(v)) {
         PyArrayObject *a = (PyArrayObject *)v;
-        /* the raw bytes of a contiguous array of the element size are what val.view(numpy.uint8) gives */
-        if (PyArray_NDIM(a) == 1 && PyArray_IS_C_CONTIGUOUS(a) && PyArray_ITEMSIZE(a) == size &&
-            strchr("biufcSUmM", PyArray_DESCR(a)->kind) != NULL) {
+        PyArray_Descr *d = PyArray_DESCR(a);
+        if (d->kind == PRIM_KIND[prim] && PyArray_ITEMSIZE(a) == size && PyArray_ISNOTSWAPPED(a) &&
+            PyArray_IS_C_CONTIGUOUS(a)) {  /* the common case: the field's own dtype */
             if (nbytes)
                 memcpy(out, PyArray_DATA(a), (size_t)nbytes);
-        } else {  /* rosbags' rule, for any other array: the raw bytes of val.view(numpy.uint8) */
-            PyObject *raw = PyObject_CallMethodOneArg(v, str_view, uint8_dtype);
-            if (raw == NULL) {
-                field_error(f, PyExc_ValueError, "array not convertible to raw bytes");
+        } else {  /* other strides, byte order or dtype: the values, cast as numpy's same_kind casting allows */
+            if (!PyArray_CanCastTypeTo(d, DESCR(f), NPY_SAME_KIND_CASTING)) {
+                PyErr_Format(PyExc_TypeError, "%U: expected %s values, got an array of dtype %S (convert it "
+                             "with .astype(numpy.%s))", f->label, PRIM_NAME[prim], (PyObject *)d,
+                             NUMPY_NAME[prim]);
                 return -1;
             }
-            Py_buffer view;
-            if (PyObject_GetBuffer(raw, &view, PyBUF_FULL_RO) < 0) {
-                Py_DECREF(raw);
-                field_error(f, PyExc_ValueError, "array not convertible to raw bytes");
+            Py_INCREF(DESCR(f));
+            PyArrayObject *c = (PyArrayObject *)PyArray_FromArray(a, DESCR(f), NPY_ARRAY_C_CONTIGUOUS |
+                                                                  NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
+            if (c == NULL)
+                return -1;
+            if (PyArray_SIZE(c) != n) {
+                Py_DECREF(c);
+                PyErr_Format(PyExc_RuntimeError, "%U: the array changed size while being serialized", f->label);
                 return -1;
             }
-            int ok = view.ndim == 1 && view.shape[0] == nbytes;
-            if (ok)
-                ok = PyBuffer_ToContiguous(w->body + w->pos, &view, nbytes, 'C') == 0;
-            PyBuffer_Release(&view);
-            Py_DECREF(raw);
-            if (!ok) {
-                if (!PyErr_Occurred())
-                    PyErr_Format(PyExc_ValueError, "%U: expected a 1-d array of %zd %s values (%zd bytes), got "
-                                 "a %d-d array of dtype %R", f->label, n, PRIM_NAME[prim], nbytes,
-                                 PyArray_NDIM((PyArrayObject *)v), (PyObject *)PyArray_DESCR((PyArrayObject *)v));
-                return -1;
-            }
+            if (nbytes)
+                memcpy(w->body + w->pos, PyArray_DATA(c), (size_t)nbytes);
+            Py_DECREF(c);
         }
     } else {
         for (Py_ssize_t i = 0; i < n; i++) {
@@ -519,9 +519,11 @@ static PyObject *r_array(Reader *r, const Field *f, Py_ssize_t n) {
                                        r->writeable ? NPY_ARRAY_WRITEABLE : 0, NULL);
     if (a == NULL)
         return NULL;
-    /* what PyArray_SetBaseObject does for a base that is not an array, without its type checks */
     Py_INCREF(r->owner);
-    ((PyArrayObject_fields *)a)->base = r->owner;
+    if (PyArray_SetBaseObject((PyArrayObject *)a, r->owner) < 0) {  /* steals the reference */
+        Py_DECREF(a);
+        return NULL;
+    }
     r->pos += n * size;
     return a;
 }
@@ -837,9 +839,7 @@ PyMODINIT_FUNC PyInit__cdr(void) {
     if (PyType_Ready(&PlanType) < 0)
         return NULL;
     empty_tuple = PyTuple_New(0);
-    str_view = PyUnicode_InternFromString("view");
-    uint8_dtype = (PyObject *)PyArray_DescrFromType(NPY_UINT8);
-    if (empty_tuple == NULL || str_view == NULL || uint8_dtype == NULL)
+    if (empty_tuple == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&cdr_module);
     if (m == NULL)
