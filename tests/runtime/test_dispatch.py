@@ -53,26 +53,38 @@ def publish_all(pub, texts: list[str], pause_s: float = 0.0) -> None:
 
 
 # -- the gate's policy ------------------------------------------------------------------------------------------
+def runs_until_allowed(gate: InlineGate, seconds: float = 0.0001, limit: int = 10_000) -> int:
+    """Record fast queued runs until the gate promotes; the number of runs it took."""
+    for n in range(1, limit + 1):
+        gate.record(seconds, inline=False)
+        if gate.allows():
+            return n
+    raise AssertionError(f"not promoted after {limit} runs")
+
+
 def test_gate_promotes_after_fast_runs_and_backs_off_after_slow_ones() -> None:
     gate = InlineGate()
-    for _ in range(InlineGate.PROMOTE_AFTER - 1):
-        gate.record(0.0001, inline=False)
-    assert not gate.allows()
-    gate.record(0.0001, inline=False)
-    assert gate.allows()
-    gate.record(0.5, inline=True)  # a slow run while inline-eligible: demoted, and twice the proof next time
+    assert runs_until_allowed(gate) == InlineGate.PROMOTE_AFTER
+    gate.record(0.004, inline=True)  # one outlier (a preempted run): the average stays fast, still inline
+    assert gate.allows() and gate.demotions == 0
+    gate.record(0.5, inline=True)  # one run past SLOW_FACTOR * fast_s: demoted, and twice the proof next time
     assert not gate.allows() and gate.demotions == 1 and gate.promote_after == 2 * InlineGate.PROMOTE_AFTER
-    for _ in range(2 * InlineGate.PROMOTE_AFTER):
-        gate.record(0.0001, inline=False)
-    assert gate.allows() and gate.inline_runs == 1 and gate.queued_runs == 3 * InlineGate.PROMOTE_AFTER
-    gate.record(0.5, inline=False)
+    # the average has to come back under fast_s before the streak counts again
+    assert runs_until_allowed(gate) > 2 * InlineGate.PROMOTE_AFTER + 10
+    assert gate.inline_runs == 2
+    for _ in range(3):  # a callback slower than fast_s on average: demoted without any very slow run
+        gate.record(0.003, inline=True)
+    assert not gate.allows() and gate.demotions == 2 and gate.promote_after == 4 * InlineGate.PROMOTE_AFTER
     gate.record(0.5, inline=False)  # slow while already queued: no further back-off
     assert gate.demotions == 2 and gate.promote_after == 4 * InlineGate.PROMOTE_AFTER
     for _ in range(20):
-        gate.record(1.0, inline=False)
-        for _ in range(gate.promote_after):
-            gate.record(0.0001, inline=False)
+        runs_until_allowed(gate)
+        gate.record(1.0, inline=True)
     assert gate.promote_after == InlineGate.MAX_PROMOTE_AFTER
+    runs_until_allowed(gate)
+    for _ in range(2 * InlineGate.MAX_PROMOTE_AFTER):  # fast inline runs halve the proof needed, down to the start
+        gate.record(0.0001, inline=True)
+    assert gate.promote_after == InlineGate.PROMOTE_AFTER and gate.allows()
     assert not InlineGate(enabled=False).allows()
 
 
@@ -157,7 +169,7 @@ def test_per_subscription_order_is_kept_across_inline_and_queued_runs(make_conte
         source, index = msg.data.split(":")
         got.append((source, int(index)))
         if int(index) % 40 == 39:
-            time.sleep(0.005)  # slower than FAST_S: demoted, the next samples queue behind it
+            time.sleep(0.025)  # past SLOW_FACTOR * FAST_S: demoted, the next samples queue behind it
 
     sub = node.create_subscription(STRING, "seq", callback, QOS_RELIABLE_KEEP_ALL)
     # a timer holding the node's lock makes samples that arrive meanwhile queue
@@ -189,10 +201,10 @@ def test_a_slow_callback_falls_back_to_the_executor(make_context) -> None:
     def callback(msg) -> None:
         ran_on[msg.data] = threading.current_thread().name
         if msg.data == "slow":
-            time.sleep(0.05)
+            time.sleep(0.15)
 
     sub = node.create_subscription(STRING, "work", callback, QOS_RELIABLE_KEEP_ALL)
-    sub.dispatch.fast_s = 0.02  # "slow" (50 ms) is slow; the others are fast even on a loaded machine
+    sub.dispatch.fast_s = 0.005  # one "slow" run (150 ms >= SLOW_FACTOR * fast_s) demotes; the others stay fast
     slow_always = node.create_subscription(STRING, "heavy", lambda _m: time.sleep(0.003), QOS_RELIABLE_KEEP_ALL)
     remote = Node("feeder", context=make_context(), enable_rosout=False)
     pub = remote.create_publisher(STRING, "work", QOS_RELIABLE_KEEP_ALL)

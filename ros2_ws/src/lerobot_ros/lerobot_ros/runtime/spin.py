@@ -120,16 +120,22 @@ class Executor:
 
 
 class InlineGate:
-    """Whether one subscription's callback may run inline on the transport thread that delivered the sample.
+    """Whether one subscription's callback may run inline on the receive thread that delivered the sample.
 
-    A callback starts queued (on the executor). After ``promote_after`` consecutive runs each shorter than
-    ``fast_s`` it is promoted to inline; one slower run demotes it and doubles ``promote_after`` (up to
-    ``MAX_PROMOTE_AFTER``), so a callback with occasional slow runs stalls the transport ever more rarely.
-    A callback that made a blocking runtime call (a service call: its reply may have to come through the very
-    transport thread running the callback) is never inlined again (:func:`note_blocking_call`).
+    A callback starts queued (on the executor). It is promoted to inline after ``promote_after`` consecutive runs
+    during which its average run time (``average_s``, an exponential moving average over about the last 8 runs)
+    stayed under ``fast_s``. It is demoted when that average reaches ``fast_s`` or one run takes
+    ``SLOW_FACTOR * fast_s`` or longer, so a slow callback keeps its samples queued (where KEEP_LAST drops the
+    oldest) instead of letting them back up in the receive FIFO; a single preempted run on a busy machine does not
+    demote. A demotion doubles ``promote_after`` (up to ``MAX_PROMOTE_AFTER``): a callback that keeps having slow
+    runs is inlined ever more rarely; ``promote_after`` consecutive fast inline runs halve it again (down to
+    ``PROMOTE_AFTER``), so rare slow runs do not pin a fast callback to the executor for good. A callback that
+    made a blocking runtime call (a service call: its reply may have to come through the very thread running the
+    callback) is never inlined again (:func:`note_blocking_call`).
     """
 
     FAST_S = 0.001
+    SLOW_FACTOR = 20
     PROMOTE_AFTER = 8
     MAX_PROMOTE_AFTER = 4096
 
@@ -137,11 +143,13 @@ class InlineGate:
         self._enabled = enabled
         self._blocking = False
         self.fast_s = fast_s
+        self.average_s = fast_s  # unproven: a callback must show fast runs first
         self.promote_after = self.PROMOTE_AFTER
         self.inline_runs = 0
         self.queued_runs = 0
         self.demotions = 0
-        self._streak = 0
+        self._streak = 0  # consecutive runs with a fast average
+        self._inline_streak = 0  # consecutive fast runs inline
         self.inline_ok = False  # allows(), kept as an attribute: the per-message path reads it
 
     @property
@@ -151,7 +159,7 @@ class InlineGate:
     @enabled.setter
     def enabled(self, value: bool) -> None:
         self._enabled = value
-        self.inline_ok = self._enabled and not self._blocking and self._streak >= self.promote_after
+        self._decide()
 
     @property
     def blocking(self) -> bool:
@@ -160,24 +168,34 @@ class InlineGate:
     @blocking.setter
     def blocking(self, value: bool) -> None:
         self._blocking = value
+        self._decide()
+
+    def _decide(self) -> None:
         self.inline_ok = self._enabled and not self._blocking and self._streak >= self.promote_after
 
     def allows(self) -> bool:
         return self.inline_ok
 
     def record(self, seconds: float, inline: bool) -> None:
+        """Account one run of ``seconds`` (``inline``: on a receive thread)."""
         if inline:
             self.inline_runs += 1
         else:
             self.queued_runs += 1
-        if seconds < self.fast_s:
+        self.average_s += (seconds - self.average_s) * 0.125
+        if self.average_s < self.fast_s and seconds < self.SLOW_FACTOR * self.fast_s:
             self._streak += 1
+            if inline:
+                self._inline_streak += 1
+                if self._inline_streak >= self.promote_after > self.PROMOTE_AFTER:  # proven again: relax
+                    self.promote_after //= 2
+                    self._inline_streak = 0
         else:
             if self._streak >= self.promote_after:  # was inline-eligible: demote, and wait longer next time
                 self.demotions += 1
                 self.promote_after = min(self.promote_after * 2, self.MAX_PROMOTE_AFTER)
-            self._streak = 0
-        self.inline_ok = self._enabled and not self._blocking and self._streak >= self.promote_after
+            self._streak = self._inline_streak = 0
+        self.inline_ok = self._enabled and not self._blocking and self._streak >= self.promote_after  # _decide()
 
 
 _executors: weakref.WeakSet[Executor] = weakref.WeakSet()

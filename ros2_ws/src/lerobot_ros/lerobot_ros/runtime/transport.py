@@ -120,7 +120,10 @@ class NodeHandle(Protocol):
     def create_subscription(
         self, typename: str, topic: str, qos: QoSProfile, on_sample: SampleCallback,
         on_malformed: MalformedCallback,
-    ) -> SubscriptionHandle: ...
+    ) -> SubscriptionHandle:
+        """``on_sample(cdr, info)`` per sample, from a backend thread; two calls for one subscription never
+        overlap (the node's inline dispatch relies on it)."""
+        ...
 
     def create_service(self, srv_typename: str, name: str, qos: QoSProfile,
                        handler: Callable[[bytes, Callable[[bytes], None]], None]) -> ServiceServerHandle:
