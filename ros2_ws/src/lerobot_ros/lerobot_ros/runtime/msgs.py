@@ -302,8 +302,9 @@ class Codec:
     ``deserialize(data)`` the message in little-endian CDR ``bytes`` (not copied: array fields are read-only
     views into them), ``ValueError`` on a wrong header, truncated or garbage bytes. Both are the compiled codec
     (``native``: :mod:`lerobot_ros.runtime.native`) when it is available, else rosbags' generated functions
-    (``Typestore.serialize_cdr``/``deserialize_cdr`` look those up on every call); the results are the same.
-    The native codec also takes lists/tuples for numeric arrays, where rosbags wants numpy arrays.
+    (``Typestore.serialize_cdr``/``deserialize_cdr`` look those up on every call); the results are the same
+    for well-typed messages. The native codec also converts lists, tuples and arrays of another dtype for numeric
+    fields (numpy's same_kind casting), where rosbags wants arrays of the field's element size.
     """
 
     __slots__ = ("_deserialize", "_getsize", "_serialize", "_store", "cls", "deserialize", "native", "serialize",

@@ -26,12 +26,18 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from rosbags.serde.utils import SIZEMAP, align, align_after, ndtype
 from rosbags.typesys.base import Nodetype
 from rosbags.typesys.store import Typestore
 
 from lerobot_core.utils import native_build
 from lerobot_core.utils.native_build import NativeBuildError
+
+try:  # rosbags' own alignment helpers, which its code generator uses: the plans mirror them
+    from rosbags.serde.utils import SIZEMAP, align, align_after, ndtype
+except ImportError as _exc:  # another rosbags layout: the codec stays off (load() warns), rosbags' code is used
+    _ROSBAGS_LAYOUT_ERROR: ImportError | None = _exc
+else:
+    _ROSBAGS_LAYOUT_ERROR = None
 
 __all__ = ["ENV_SWITCH", "NativeBuildError", "build", "enabled", "load", "plan"]
 
@@ -86,6 +92,8 @@ def load(strict: bool = False) -> ModuleType | None:
     with _lock:
         if _module is None:
             try:
+                if _ROSBAGS_LAYOUT_ERROR is not None:
+                    raise NativeBuildError(f"this rosbags has no rosbags.serde.utils ({_ROSBAGS_LAYOUT_ERROR})")
                 _module = _import(build())
             except (NativeBuildError, ImportError, OSError) as e:
                 _module = e if isinstance(e, NativeBuildError) else NativeBuildError(f"loading {SOURCE.name}: {e}")
