@@ -26,6 +26,7 @@ imports it when the rclpy backend is chosen. A warning is logged when ``RMW_IMPL
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +65,9 @@ __all__ = ["RclpyBackend"]
 _log = logging.getLogger("lerobot_ros.runtime.rclpy")
 EXPECTED_RMW = "rmw_zenoh_cpp"
 SERVICE_WAIT_S = 1.0  # how long a call waits for a server to appear before ServiceUnavailable
+# rclpy sizes its pool by the CPUs (1 in small containers); a service callback holds a thread until the runtime
+# answers, so the pool has a floor: nested or concurrent calls then never starve subscriptions and replies.
+EXECUTOR_THREADS = max(8, os.cpu_count() or 1)
 # Iron+ rclpy passes rmw's message info to a two-argument subscription callback; Humble's calls with one argument.
 _CALLBACK_WITH_INFO = hasattr(_RclSubscription, "CallbackType")
 
@@ -131,9 +135,19 @@ class _Subscription:
             deliver(data, MessageInfo(received_timestamp_ns=time.time_ns()))
 
         def callback_with_info(data: bytes, info: dict[str, Any]) -> None:
-            # no publisher GID in rclpy's info, so no sequence numbers either (Subscription.lost counts per GID)
-            deliver(data, MessageInfo(source_timestamp_ns=int(info.get("source_timestamp") or 0),
-                                      received_timestamp_ns=int(info.get("received_timestamp") or time.time_ns())))
+            # Iron/Jazzy give no publisher GID, so no sequence numbers either (Subscription.lost counts per GID);
+            # later rclpy adds ``publisher_gid`` ({"implementation_identifier", "data"})
+            gid, seq = info.get("publisher_gid"), info.get("publication_sequence_number")
+            per_publisher = bool(gid) and seq is not None
+            deliver(
+                data,
+                MessageInfo(
+                    source_timestamp_ns=int(info.get("source_timestamp") or 0),
+                    sequence_number=int(seq) if per_publisher else 0,
+                    publisher_gid=bytes(gid["data"]) if per_publisher else b"",
+                    received_timestamp_ns=int(info.get("received_timestamp") or time.time_ns()),
+                ),
+            )
 
         self._sub = node.create_subscription(
             _ros_type(get_message, typename), topic, callback_with_info if _CALLBACK_WITH_INFO else callback,
@@ -147,7 +161,7 @@ class _Subscription:
 
 class _Service:
     def __init__(self, node: _RclNode, srv_typename: str, name: str, qos: QoSProfile,
-                 handler: Callable[[bytes, Callable[..., None]], None]) -> None:  # fmt: skip
+                 handler: Callable[[bytes, Callable[..., None]], None], closing: threading.Event) -> None:  # fmt: skip
         self.name = name
         self._node = node
         srv_type = _ros_type(get_service, srv_typename)
@@ -160,12 +174,18 @@ class _Service:
                 result[0], result[1] = cdr, error
                 done.set()
 
-            handler(serialize_message(request), respond)
-            done.wait()  # the runtime answers from its own service thread
-            if result[0] is None:
-                _log.error("service %s failed: %s (an empty response is sent)", name, result[1])
-                return response
-            return deserialize_message(result[0], srv_type.Response)
+            try:  # an exception escaping a callback stops rclpy's executor (spin_once re-raises it)
+                handler(serialize_message(request), respond)
+                # the runtime answers from its own service thread; shutdown must not wait on an answer forever
+                while not done.wait(0.1):
+                    if closing.is_set():
+                        return response
+                if result[0] is not None:
+                    return deserialize_message(result[0], srv_type.Response)
+            except Exception as exc:
+                result[1] = f"{type(exc).__name__}: {exc}"
+            _log.error("service %s failed: %s (an empty response is sent)", name, result[1])
+            return response
 
         self._srv = node.create_service(srv_type, name, callback, qos_profile=to_rclpy_qos(qos),
                                         callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
@@ -237,6 +257,10 @@ def _to_rclpy(name: str, value: Any, type_name: str | None) -> Parameter:
         kind = "string_array"
     if kind == "byte_array":
         value = [bytes([b]) for b in value]
+    elif kind == "double":  # rclpy's DOUBLE/DOUBLE_ARRAY accept floats only (Parameter.Type.check)
+        value = float(value)
+    elif kind == "double_array":
+        value = [float(v) for v in value]
     return Parameter(name, Parameter.Type[kind.upper()], value)
 
 
@@ -322,7 +346,7 @@ class _NodeHandle:
 
     def create_service(self, srv_typename: str, name: str, qos: QoSProfile,
                        handler: Callable[[bytes, Callable[..., None]], None]) -> _Service:  # fmt: skip
-        return _Service(self._node, srv_typename, name, qos, handler)
+        return _Service(self._node, srv_typename, name, qos, handler, self._backend._closing)
 
     def create_client(self, srv_typename: str, name: str, qos: QoSProfile) -> _Client:
         return _Client(self._node, srv_typename, name, qos)
@@ -336,8 +360,20 @@ class _NodeHandle:
         return _Timer(self._node, period_s, callback, executor)
 
     def log(self, level: int, text: str, function: str, line: int) -> None:
-        """A record for rclpy's logger (rcutils console output and ``/rosout``); the runtime filtered the level."""
-        self._logger.log(text, LoggingSeverity(level))
+        """A record for rclpy's logger (rcutils console output and ``/rosout``); the runtime filtered the level.
+
+        One call site per severity: rclpy's ``RcutilsLogger.log`` keys a context on its caller (function, file,
+        line, bytecode offset) and raises ``ValueError`` when one call site logs with a second severity."""
+        if level >= LoggingSeverity.FATAL:
+            self._logger.log(text, LoggingSeverity.FATAL)
+        elif level >= LoggingSeverity.ERROR:
+            self._logger.log(text, LoggingSeverity.ERROR)
+        elif level >= LoggingSeverity.WARN:
+            self._logger.log(text, LoggingSeverity.WARN)
+        elif level >= LoggingSeverity.INFO:
+            self._logger.log(text, LoggingSeverity.INFO)
+        else:
+            self._logger.log(text, LoggingSeverity.DEBUG)
 
     def bind_parameters(self, store: ParameterStore, logger: Any) -> None:
         _ParameterMirror(self._node, store, logger)
@@ -396,19 +432,23 @@ class RclpyBackend:
                 "process over rmw_zenoh; export RMW_IMPLEMENTATION=%s and run `ros2 run rmw_zenoh_cpp rmw_zenohd`",
                 rmw, EXPECTED_RMW, EXPECTED_RMW,
             )  # fmt: skip
-        self._executor = MultiThreadedExecutor(context=self._context)
+        self._executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS, context=self._context)
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._graph_node = self._make_node("_lerobot_ros_graph", "/")
         self._graph = _Graph(self._graph_node)
         self._thread = threading.Thread(target=self._spin, name="rclpy-executor", daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
-        try:
-            self._executor.spin()
-        except Exception:  # context shut down under the executor
-            if self._context.ok():
-                _log.exception("rclpy executor stopped")
+        # MultiThreadedExecutor.spin_once re-raises a callback's exception in this thread: log it, spin on
+        while self._context.ok() and not self._closing.is_set():
+            try:
+                self._executor.spin()
+            except Exception:
+                if self._closing.is_set() or not self._context.ok():
+                    return  # shut down under the executor
+                _log.exception("a callback raised in rclpy's executor (spinning on)")
 
     def _make_node(self, name: str, namespace: str, *, parameter_services: bool = False) -> _RclNode:
         node = _RclNode(
@@ -435,7 +475,8 @@ class RclpyBackend:
         return _NodeHandle(self, name, namespace)
 
     def shutdown(self) -> None:
-        self._executor.shutdown()
+        self._closing.set()  # blocked service callbacks return, _spin stops
+        self._executor.shutdown(timeout_sec=2.0)
+        self._thread.join(2.0)
         self._graph_node.destroy_node()
         self._context.try_shutdown()
-        self._thread.join(2.0)
