@@ -92,7 +92,8 @@ def to_rclpy_qos(qos: QoSProfile) -> _RclQoS:
     for field in ("deadline", "lifespan", "liveliness_lease_duration"):
         value = tuple(getattr(qos, field))
         if value != UNSPECIFIED:
-            setattr(profile, field, Duration(seconds=value[0], nanoseconds=value[1]))
+            # integer nanoseconds: older rclpy Durations compute int(seconds * 1e9) in floating point
+            setattr(profile, field, Duration(nanoseconds=value[0] * 1_000_000_000 + value[1]))
     return profile
 
 
