@@ -196,9 +196,11 @@ class _Service:
 
 
 class _Client:
-    def __init__(self, node: _RclNode, srv_typename: str, name: str, qos: QoSProfile) -> None:
+    def __init__(self, node: _RclNode, srv_typename: str, name: str, qos: QoSProfile,
+                 closing: threading.Event) -> None:  # fmt: skip
         self.name = name
         self._node = node
+        self._closing = closing
         self._type = _ros_type(get_service, srv_typename)
         self._client = node.create_client(self._type, name, qos_profile=to_rclpy_qos(qos),
                                           callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
@@ -213,10 +215,15 @@ class _Client:
         future = self._client.call_async(deserialize_message(bytes(request_cdr), self._type.Request))
         done = threading.Event()
         future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout_s):
-            if hasattr(self._client, "remove_pending_request"):
-                self._client.remove_pending_request(future)
-            raise ServiceTimeout(f"service {self.name} did not answer within {timeout_s} s")
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        # in slices: after the backend shuts down no reply can come (rclpy's executor has stopped)
+        while not done.wait(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))):
+            if self._closing.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                if hasattr(self._client, "remove_pending_request"):
+                    self._client.remove_pending_request(future)
+                if self._closing.is_set():
+                    raise ServiceUnavailable(f"service {self.name}: the rclpy backend shut down")
+                raise ServiceTimeout(f"service {self.name} did not answer within {timeout_s} s")
         if future.exception() is not None:
             raise ServiceError(f"service {self.name} failed: {future.exception()}")
         return bytes(serialize_message(future.result()))
@@ -350,7 +357,7 @@ class _NodeHandle:
         return _Service(self._node, srv_typename, name, qos, handler, self._backend._closing)
 
     def create_client(self, srv_typename: str, name: str, qos: QoSProfile) -> _Client:
-        return _Client(self._node, srv_typename, name, qos)
+        return _Client(self._node, srv_typename, name, qos, self._backend._closing)
 
     # -- rclpy built-ins the runtime Node uses instead of its own (see the module docstring) -----------------
     def now_ns(self) -> int:
