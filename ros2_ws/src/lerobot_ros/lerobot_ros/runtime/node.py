@@ -144,7 +144,6 @@ class Subscription:
         self.lost = 0  # sequence-number gaps per publisher (rmw's MESSAGE_LOST): dropped in transport
         self.last_info: MessageInfo | None = None
         self.dispatch = InlineGate(_inline_dispatch_enabled())  # ``dispatch.enabled = False``: always queued
-        self._running_inline, self._running_queued = (self.dispatch, True), (self.dispatch, False)
         self._codec = msgs.codec(typename)
         self._last_seq: dict[bytes, int] = {}
         depth = qos.resolved().depth
@@ -199,7 +198,7 @@ class Subscription:
         lock (``inline``: taken by :meth:`_on_sample` on the transport thread; released here). One flat function
         on purpose: every call on a message's path costs several microseconds on a cold cache."""
         executor, gate = self.node._executor, self.dispatch
-        executor.running = self._running_inline if inline else self._running_queued
+        executor.running = (gate, inline)
         if inline:
             executor.owner = threading.get_ident()
         start = time.perf_counter()
