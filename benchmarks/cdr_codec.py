@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = {"cold_us_p50": round(statistics.median(cold[name]), 1),
                          "warm_us": round((time.perf_counter_ns() - start) / reps / 1e3, 2)}
     ratios = {}
-    for label in _messages():
+    for label in dict.fromkeys(name.split()[0] for name in names if name != "empty call"):
         for op in ("serialize", "deserialize"):
             native, reference = results[f"{label} {op} native"], results[f"{label} {op} rosbags"]
             ratios[f"{label} {op}"] = round(native["cold_us_p50"] / reference["cold_us_p50"], 2)

@@ -18,11 +18,16 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["NativeBuildError", "build", "cache_dir", "compiler", "cpu_signature"]
+__all__ = ["NativeBuildError", "build", "cache_dir", "compiler", "cpu_signature", "switched_on"]
 
 
 class NativeBuildError(RuntimeError):
     """A C source could not be compiled or loaded."""
+
+
+def switched_on(env_var: str) -> bool:
+    """False when ``env_var`` is ``0``, ``false``, ``no`` or ``off`` (a native path switched off); read each call."""
+    return os.environ.get(env_var, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def cache_dir(package: str) -> Path:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 from pathlib import Path
 
 from lerobot_core.utils import native_build
@@ -40,7 +39,7 @@ _loaded: dict[str, ctypes.CDLL | Exception] = {}
 
 def enabled() -> bool:
     """False when ``LEROBOT_CORE_NATIVE=0`` (or ``false``/``no``/``off``) asks for the torch path."""
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+    return native_build.switched_on(ENV_SWITCH)
 
 
 def cache_dir() -> Path:

@@ -26,6 +26,7 @@ imports it when the rclpy backend is chosen. A warning is logged when ``RMW_IMPL
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -160,6 +161,16 @@ class _Subscription:
         self._node.destroy_subscription(self._sub)
 
 
+def _wait_unless_closing(done: threading.Event, closing: threading.Event, timeout_s: float | None = None) -> bool:
+    """Wait for ``done`` (at most ``timeout_s``), in slices so that the backend shutting down (``closing``) ends
+    the wait too; True when ``done`` was set."""
+    deadline = math.inf if timeout_s is None else time.monotonic() + timeout_s
+    while not done.wait(max(0.0, min(0.1, deadline - time.monotonic()))):
+        if closing.is_set() or time.monotonic() >= deadline:
+            return False
+    return True
+
+
 class _Service:
     def __init__(self, node: _RclNode, srv_typename: str, name: str, qos: QoSProfile,
                  handler: Callable[[bytes, Callable[..., None]], None], closing: threading.Event) -> None:  # fmt: skip
@@ -178,9 +189,8 @@ class _Service:
             try:  # an exception escaping a callback stops rclpy's executor (spin_once re-raises it)
                 handler(serialize_message(request), respond)
                 # the runtime answers from its own service thread; shutdown must not wait on an answer forever
-                while not done.wait(0.1):
-                    if closing.is_set():
-                        return response
+                if not _wait_unless_closing(done, closing):
+                    return response
                 if result[0] is not None:
                     return deserialize_message(result[0], srv_type.Response)
             except Exception as exc:
@@ -215,15 +225,12 @@ class _Client:
         future = self._client.call_async(deserialize_message(bytes(request_cdr), self._type.Request))
         done = threading.Event()
         future.add_done_callback(lambda _: done.set())
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        # in slices: after the backend shuts down no reply can come (rclpy's executor has stopped)
-        while not done.wait(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))):
-            if self._closing.is_set() or (deadline is not None and time.monotonic() >= deadline):
-                if hasattr(self._client, "remove_pending_request"):
-                    self._client.remove_pending_request(future)
-                if self._closing.is_set():
-                    raise ServiceUnavailable(f"service {self.name}: the rclpy backend shut down")
-                raise ServiceTimeout(f"service {self.name} did not answer within {timeout_s} s")
+        if not _wait_unless_closing(done, self._closing, timeout_s):  # no reply comes after shutdown
+            if hasattr(self._client, "remove_pending_request"):
+                self._client.remove_pending_request(future)
+            if self._closing.is_set():
+                raise ServiceUnavailable(f"service {self.name}: the rclpy backend shut down")
+            raise ServiceTimeout(f"service {self.name} did not answer within {timeout_s} s")
         if future.exception() is not None:
             raise ServiceError(f"service {self.name} failed: {future.exception()}")
         return bytes(serialize_message(future.result()))

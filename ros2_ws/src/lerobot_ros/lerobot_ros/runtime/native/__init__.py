@@ -17,7 +17,6 @@ import dataclasses
 import importlib.machinery
 import importlib.util
 import logging
-import os
 import sys
 import sysconfig
 import threading
@@ -60,7 +59,7 @@ _plans: dict[tuple[int, str], Any] = {}  # (id of a store, type): stores live as
 
 def enabled() -> bool:
     """False when ``LEROBOT_ROS_NATIVE=0`` (or ``false``/``no``/``off``) asks for rosbags' codec."""
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+    return native_build.switched_on(ENV_SWITCH)
 
 
 def build() -> Path:
